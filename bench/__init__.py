@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures; `python -m bench.run` collects them into RESULTS.md."""

@@ -1,0 +1,95 @@
+"""Scenario: where a signed delivery's time goes inside the receiver, in one process.
+
+    python -m bench.scenario_receiver BODY_FILE SECRET REQUESTS
+
+Environment: DATABASE_URL, CELERY_BROKER_URL, GITHUB_WEBHOOK_SECRET, CATALOG_REPOS, as for the
+receiver. Sends REQUESTS signed pushes through Flask's test client (no HTTP, no gunicorn) with the
+inbox's database calls (`store_delivery`, and `mark_queued` if the receiver calls it) and the
+broker publish timed, each net of the others it calls; the rest is Flask, the signature,
+parsing, metrics and the log line. Prints one JSON line of milliseconds per delivery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import emit
+from webhook import create_app
+from worker import inbox
+
+
+class Timers:
+    """Time spent in each wrapped call, net of the wrapped calls made inside it."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self._inner: list[float] = []
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            self._inner.append(0.0)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                inner = self._inner.pop()
+                total = time.perf_counter() - start
+                self.spent[name] += total - inner
+                if self._inner:
+                    self._inner[-1] += total
+
+        return wrapper
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("body", type=Path)
+    parser.add_argument("secret")
+    parser.add_argument("requests", type=int)
+    args = parser.parse_args()
+    body = args.body.read_bytes()
+    signature = "sha256=" + hmac.new(args.secret.encode(), body, hashlib.sha256).hexdigest()
+    app = create_app()
+    client = app.test_client()
+    timers = Timers()
+    spent = timers.spent
+    publisher = app.extensions["catalog_sync"].publisher
+    publisher.enqueue_reconcile = timers.wrap("queue", publisher.enqueue_reconcile)
+    for name in ("store_delivery", "mark_queued"):  # whichever the receiver calls
+        if hasattr(inbox, name):
+            setattr(inbox, name, timers.wrap(name.replace("_", " "), getattr(inbox, name)))
+
+    def send() -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-GitHub-Hook-ID": "109948940",
+            "X-Hub-Signature-256": signature,
+        }
+        response = client.post("/webhooks/github", data=body, headers=headers)
+        if response.status_code != 202:
+            raise SystemExit(f"receiver answered {response.status_code}: {response.data!r}")
+
+    for _ in range(20):  # warm: pools, connections, caches
+        send()
+    spent.clear()
+    start = time.perf_counter()
+    for _ in range(args.requests):
+        send()
+    total = time.perf_counter() - start
+    per = {k: v / args.requests * 1000 for k, v in spent.items()}
+    per["rest"] = total / args.requests * 1000 - sum(per.values())
+    emit({"total_ms": total / args.requests * 1000, "ms": per})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Asset of the format tool.
+set -eu
+ruff format .

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: no server, no network.
+# Migrates a SQLite database in the checkout, syncs examples/catalog, prints items and status,
+# then syncs again to show that a second reconcile changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/catalog-sync.sqlite}"
+cs=.venv/bin/catalog-sync
+echo "== catalog-sync db upgrade"; $cs db upgrade
+echo "== catalog-sync lint examples/catalog"; $cs lint examples/catalog
+echo "== catalog-sync resync --source examples/catalog --repo example/catalog"
+$cs resync --source examples/catalog --repo example/catalog
+echo "== catalog-sync items"; $cs items
+echo "== catalog-sync status"; $cs status
+echo "== again: nothing changed, so nothing is written"
+$cs resync --source examples/catalog --repo example/catalog

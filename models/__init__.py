@@ -1,0 +1,38 @@
+"""Tables, engine and sessions of catalog-sync."""
+
+from models.base import Base
+from models.db import get_engine, make_engine, session_factory, transaction
+from models.tables import (
+    CatalogFileError,
+    CatalogItem,
+    DeliveryStatus,
+    ItemType,
+    Repository,
+    RunOutcome,
+    SyncRun,
+    Team,
+    User,
+    UserTeamLink,
+    WebhookDelivery,
+)
+from models.types import utcnow
+
+__all__ = [
+    "Base",
+    "CatalogFileError",
+    "CatalogItem",
+    "DeliveryStatus",
+    "ItemType",
+    "Repository",
+    "RunOutcome",
+    "SyncRun",
+    "Team",
+    "User",
+    "UserTeamLink",
+    "WebhookDelivery",
+    "get_engine",
+    "make_engine",
+    "session_factory",
+    "transaction",
+    "utcnow",
+]

@@ -1,0 +1,239 @@
+"""Reconciles from the fake GitHub into real PostgreSQL: request budgets, faults, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from models import Repository, SyncRun, session_factory
+from tests.fakes.github import FakeGitHub, FakeRepo
+from worker.github_client import GitHubClient, RetryPolicy
+from worker.queries import live_items
+from worker.sync.catalog import CatalogRules
+from worker.sync.github_source import GitHubSource
+from worker.sync.reconcile import LOCK_CLASS, Options, Result, reconcile
+from worker.sync.source import Head
+
+OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
+REPO = "acme/catalog"
+FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
+
+
+def item(name: str, extra: str = "") -> str:
+    return f"---\nname: {name}\ndescription: the {name} item{extra}\n---\nbody of {name}\n"
+
+
+def catalog(n: int) -> dict[str, str | bytes]:
+    roots = ("skills", "mcps", "tools")
+    files: dict[str, str | bytes] = {
+        f"{roots[i % 3]}/i{i:03d}/SKILL.md"
+        if roots[i % 3] == "skills"
+        else f"{roots[i % 3]}/i{i:03d}.md": item(f"i{i:03d}")
+        for i in range(n)
+    }
+    files["README.md"] = "# not an item\n"
+    files["skills/i000/logo.png"] = bytes(range(256))
+    return files
+
+
+@pytest.fixture
+def client(fake_github: FakeGitHub) -> Iterator[GitHubClient]:
+    c = GitHubClient(fake_github.api_url, token=fake_github.token, timeout=5, retry=FAST)
+    yield c
+    c.close()
+
+
+def sync(engine: Engine, client: GitHubClient, trigger: str = "test", **kwargs: Any) -> Result:
+    source = GitHubSource(client, REPO, None, tarball_threshold=50)
+    return reconcile(engine, REPO, source, OPTIONS, trigger=trigger, **kwargs)
+
+
+def table(engine: Engine) -> dict[str, tuple[str, str]]:
+    return {i.git_path: (i.name, i.blob_sha) for i in live_items(engine, REPO)}
+
+
+def tree_items(repo: FakeRepo) -> dict[str, str]:
+    """What the table must hold: item path → blob SHA at the pushed head."""
+    from tests.fakes.github import git
+
+    out = git(repo.bare, "ls-tree", "-r", repo.head).decode()
+    shas = {line.split("\t")[1]: line.split()[2] for line in out.splitlines()}
+    return {p: s for p, s in shas.items() if p.endswith(".md") and p != "README.md"}
+
+
+def test_cold_sync_then_push_then_unchanged_poll(
+    pg_engine: Engine, fake_github: FakeGitHub, make_repo: Any, client: GitHubClient
+) -> None:
+    repo = make_repo(REPO, catalog(300))
+    fake_github.reset_log()
+    cold = sync(pg_engine, client)
+    assert cold.outcome == "success", cold.error
+    assert cold.counts.added == 300
+    assert cold.requests <= 5, fake_github.log
+    assert {p: s for p, (_, s) in table(pg_engine).items()} == tree_items(repo)
+
+    for i in (1, 2, 4, 5):
+        path = f"mcps/i{i:03d}.md" if i % 3 == 1 else f"tools/i{i:03d}.md"
+        if i % 3 == 0:
+            path = f"skills/i{i:03d}/SKILL.md"
+        repo.write(path, item(f"i{i:03d}", " (edited)"))
+    repo.commit("edit 4")
+    repo.push()
+    push = sync(pg_engine, client)
+    assert push.counts.updated == 4 and push.counts.added == 0
+    assert push.requests <= 6
+    assert {p: s for p, (_, s) in table(pg_engine).items()} == tree_items(repo)
+
+    fake_github.reset_log()
+    poll = sync(pg_engine, client, trigger="poll")
+    assert poll.outcome == "noop"
+    assert poll.requests == 1
+    assert [(r.status) for r in fake_github.log] == [304]
+    with session_factory(pg_engine)() as s:
+        stored = s.execute(select(Repository).where(Repository.full_name == REPO)).scalar_one()
+        assert stored.last_synced_sha == repo.head and stored.head_etag
+        assert stored.rate_limit_remaining is not None
+        runs = s.execute(select(SyncRun.github_requests).order_by(SyncRun.id)).scalars().all()
+        assert runs == [cold.requests, push.requests]  # the 304 poll writes no run row
+
+
+def test_force_push_to_an_older_tree_converges(
+    engine: Engine, make_repo: Any, client: GitHubClient
+) -> None:
+    repo = make_repo(REPO, {"skills/a.md": item("a"), "skills/b.md": item("b")})
+    old = repo.head
+    sync(engine, client)
+    repo.write("skills/c.md", item("c"))
+    repo.delete("skills/a.md")
+    repo.commit("newer")
+    repo.push()
+    assert set(table(engine)) == {"skills/a.md", "skills/b.md"}
+    sync(engine, client)
+    assert set(table(engine)) == {"skills/b.md", "skills/c.md"}
+    repo.force_push_to(old)
+    forced = sync(engine, client)
+    assert forced.outcome == "success", forced.error
+    assert set(table(engine)) == {"skills/a.md", "skills/b.md"}
+    assert {p: s for p, (_, s) in table(engine).items()} == tree_items(repo)
+
+
+def test_late_and_repeated_reconciles_change_nothing(
+    pg_engine: Engine, make_repo: Any, client: GitHubClient
+) -> None:
+    """A reconcile is level-triggered: late, repeated or full runs all give the same table."""
+    repo = make_repo(REPO, catalog(20))
+    sync(pg_engine, client)
+    repo.write("skills/i000/SKILL.md", item("i000", " v2"))
+    repo.commit("v2")
+    repo.push()
+    first = sync(pg_engine, client)
+    expected = table(pg_engine)
+    for kwargs in ({}, {"full": True}, {}):
+        again = sync(pg_engine, client, **kwargs)
+        assert again.counts.changed == 0, again.summary()
+    assert first.counts.updated == 1
+    assert table(pg_engine) == expected
+
+
+class SlowSource(GitHubSource):
+    """Holds the reconcile inside its transaction until released (a long tarball)."""
+
+    def __init__(self, *args: Any, gate: threading.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+        self.inside = threading.Event()
+
+    def read(
+        self, head: Head, wanted: Mapping[str, str], *, bulk: bool = False
+    ) -> Iterator[tuple[str, bytes]]:
+        self.inside.set()
+        self.gate.wait(10)
+        yield from super().read(head, wanted, bulk=bulk)
+
+
+def test_concurrent_reconciles_take_turns_and_coalesce(
+    pg_engine: Engine, fake_github: FakeGitHub, make_repo: Any
+) -> None:
+    repo = make_repo(REPO, catalog(30))
+    gate = threading.Event()
+    clients = [GitHubClient(fake_github.api_url, token=fake_github.token, retry=FAST) for _ in "ab"]
+    slow = SlowSource(clients[0], REPO, None, gate=gate)
+    results: dict[str, Result] = {}
+
+    def first() -> None:
+        results["a"] = reconcile(pg_engine, REPO, slow, OPTIONS, trigger="webhook")
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert slow.inside.wait(10)
+    # A push lands while the first run holds the lock; a second worker picks up its delivery.
+    repo.write("skills/new/SKILL.md", item("new"))
+    repo.commit("new")
+    repo.push()
+    second = reconcile(
+        pg_engine, REPO, GitHubSource(clients[1], REPO, None), OPTIONS, trigger="webhook"
+    )
+    assert second.outcome == "skipped"
+    gate.set()
+    holder.join(20)
+    assert results["a"].ok, results["a"].error
+    # The holder saw the dirty flag and reconciled again: the new item is there.
+    assert {p: s for p, (_, s) in table(pg_engine).items()} == tree_items(repo)
+    with session_factory(pg_engine)() as s:
+        triggers = s.execute(select(SyncRun.trigger, SyncRun.outcome).order_by(SyncRun.id)).all()
+        assert ("coalesced", "success") in [tuple(t) for t in triggers]
+        assert not s.execute(select(Repository.dirty)).scalar_one()
+
+
+def test_two_workers_at_once_end_with_the_head_tree(
+    pg_engine: Engine, fake_github: FakeGitHub, make_repo: Any
+) -> None:
+    repo = make_repo(REPO, catalog(60))
+    errors: list[BaseException] = []
+    outcomes: list[str] = []
+
+    def work() -> None:
+        c = GitHubClient(fake_github.api_url, token=fake_github.token, retry=FAST)
+        try:
+            for _ in range(3):
+                r = reconcile(pg_engine, REPO, GitHubSource(c, REPO, None), OPTIONS, trigger="t")
+                outcomes.append(str(r.outcome))
+                assert r.ok, r.error
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(3):
+        repo.write(f"tools/extra{i}.md", item(f"extra{i}"))
+        repo.commit(f"extra {i}")
+        repo.push()
+        time.sleep(0.05)
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    sync(pg_engine, GitHubClient(fake_github.api_url, token=fake_github.token, retry=FAST))
+    assert {p: s for p, (_, s) in table(pg_engine).items()} == tree_items(repo)
+
+
+def test_the_lock_is_held_in_the_writing_transaction(
+    pg_engine: Engine, make_repo: Any, client: GitHubClient
+) -> None:
+    make_repo(REPO, catalog(3))
+    sync(pg_engine, client)
+    with session_factory(pg_engine)() as s:
+        repo_id = s.execute(select(Repository.id)).scalar_one()
+    with pg_engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:c, :r)"), {"c": LOCK_CLASS, "r": repo_id})
+        busy = sync(pg_engine, client, full=True)
+        holder.execute(text("SELECT pg_advisory_unlock(:c, :r)"), {"c": LOCK_CLASS, "r": repo_id})
+        holder.commit()
+    assert busy.outcome == "skipped"
+    with session_factory(pg_engine)() as s:
+        assert s.execute(select(Repository.dirty)).scalar_one() is True

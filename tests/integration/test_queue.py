@@ -1,0 +1,82 @@
+"""Publishing: the embedded SQL broker round-trips a message; a down broker fails fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from settings import Settings
+from tests.servers import free_port
+from worker.celery_app import QUEUE_NAME, RECONCILE_TASK, celery_config, make_celery
+from worker.errors import BrokerUnavailableError
+from worker.queue import MAX_COUNTDOWN_S, Publisher
+
+
+def test_embedded_sql_broker_round_trip(tmp_path: Path) -> None:
+    """kombu's SQLAlchemy transport on SQLite, with the installed SQLAlchemy (2.1)."""
+    url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    celery = make_celery(Settings(celery_broker_url=url))
+    publisher = Publisher(celery)
+    publisher.enqueue_reconcile("octo/catalog", "webhook", delivery_id="d-1", full=True)
+    assert publisher.broker_ok()
+    with celery.connection_for_read() as conn:
+        queue = conn.SimpleQueue(QUEUE_NAME)
+        message = queue.get(timeout=5)
+        assert message.content_type == "application/json"
+        assert message.headers["task"] == RECONCILE_TASK
+        args, kwargs, _ = message.payload
+        assert args == []
+        assert kwargs == {
+            "full_name": "octo/catalog",
+            "trigger": "webhook",
+            "delivery_id": "d-1",
+            "full": True,
+        }
+        message.ack()
+        queue.close()
+
+
+@pytest.mark.timeout(15)  # with kombu's default retries this would block for minutes
+def test_down_broker_fails_fast() -> None:
+    publisher = Publisher(
+        make_celery(Settings(celery_broker_url=f"redis://127.0.0.1:{free_port()}"))
+    )
+    for _ in range(5):
+        with pytest.raises(BrokerUnavailableError):
+            publisher.enqueue_reconcile("octo/catalog", "webhook")
+    assert not publisher.broker_ok()
+
+
+def test_publisher_heals_after_a_redis_restart(redis_server: object) -> None:
+    """A connection that went stale while Redis restarted (bindings lost) is replaced."""
+    server = redis_server
+    publisher = Publisher(make_celery(Settings(celery_broker_url=server.url())))  # type: ignore[attr-defined]
+    publisher.enqueue_reconcile("octo/catalog", "webhook", countdown=10**9)
+    server.stop()  # type: ignore[attr-defined]
+    server.start()  # type: ignore[attr-defined]
+    publisher.enqueue_reconcile("octo/catalog", "webhook")
+    client = redis.Redis.from_url(server.url())  # type: ignore[attr-defined]
+    assert client.llen(QUEUE_NAME) == 1
+
+
+def test_reliability_settings() -> None:
+    conf = celery_config(Settings(celery_broker_url="redis://x:6379/0"))
+    assert conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]
+    assert conf["task_soft_time_limit"] < conf["task_time_limit"]
+    assert conf["broker_transport_options"]["visibility_timeout"] > MAX_COUNTDOWN_S
+    assert conf["accept_content"] == ["json"]
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["broker_connection_max_retries"] is None
+    assert conf["task_ignore_result"] and conf["result_backend"] is None
+    names = {entry["task"] for entry in conf["beat_schedule"].values()}
+    assert names == {
+        "worker.tasks.poll_repositories_task",
+        "worker.tasks.sweep_deliveries_task",
+        "worker.tasks.self_repair_task",
+        "worker.tasks.verify_all_task",
+    }
+    sql = celery_config(Settings(celery_broker_url="sqla+sqlite:///x.sqlite"))
+    assert sql["broker_transport_options"] == {}

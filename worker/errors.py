@@ -1,0 +1,82 @@
+"""Every error catalog-sync raises on purpose derives from `CatalogSyncError`.
+
+Each carries a `reason`: a short stable token (for metrics, `sync_runs.outcome` details and
+scripts) beside the human message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class CatalogSyncError(Exception):
+    """Root of catalog-sync's own errors."""
+
+    reason = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(CatalogSyncError):
+    """A setting is missing or malformed."""
+
+    reason = "config"
+
+
+class SourceError(CatalogSyncError):
+    """The desired state could not be read (GitHub or a local folder)."""
+
+    reason = "source"
+
+
+class AuthError(SourceError):
+    """Bad credentials or no access: retrying will not help."""
+
+    reason = "auth"
+
+
+class NotFoundError(SourceError):
+    """No such repository or branch (or no access to it; GitHub answers 404 for both)."""
+
+    reason = "not_found"
+
+
+class TransientSourceError(SourceError):
+    """5xx, timeout, connection reset: worth retrying later."""
+
+    reason = "transient"
+
+
+class RateLimitedError(SourceError):
+    """GitHub's rate limit is spent until `reset_at`; the task is re-queued for then."""
+
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, reset_at: datetime) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class UnsafePlanError(CatalogSyncError):
+    """A plan would delete too much; refused unless forced."""
+
+    reason = "unsafe_plan"
+
+
+class LockBusyError(CatalogSyncError):
+    """Another reconcile of the same repository holds the lock."""
+
+    reason = "lock_busy"
+
+
+class BrokerUnavailableError(CatalogSyncError):
+    """The message broker refused or timed out a publish; the delivery stays `pending`."""
+
+    reason = "broker_unavailable"

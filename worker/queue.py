@@ -1,0 +1,206 @@
+"""Publishing reconciles from the web receiver and the sweeper: fail fast, never block.
+
+The worker's connection retries the broker forever; a web request cannot. The receiver has
+already committed the delivery to the inbox, so a failed publish only leaves the row `pending`
+for the sweeper. Publishes therefore use their own connection per thread, with short socket
+timeouts, no kombu retries (`max_retries=0`, `retry=False`) and no redis-py retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+from kombu import Connection
+from kombu.exceptions import KombuError
+
+from worker.celery_app import (
+    QUEUE_NAME,
+    RECONCILE_TASK,
+    VISIBILITY_TIMEOUT_S,
+    app,
+    broker_transport_options,
+    is_sql_broker,
+)
+from worker.errors import BrokerUnavailableError
+
+#: Redis re-delivers a message whose countdown outlives the visibility timeout; stay below it.
+MAX_COUNTDOWN_S = VISIBILITY_TIMEOUT_S / 2
+CONNECT_TIMEOUT_S = 0.5
+SOCKET_TIMEOUT_S = 1.0
+#: /health caches the broker probe: "ok" briefly, "down" even more briefly (recovery shows fast).
+HEALTH_CACHE_S = 2.0
+HEALTH_DOWN_CACHE_S = 0.5
+#: After a failed publish, fail at once for this long: a black-holed broker (no RST) would
+#: otherwise cost every request the connect timeout.
+BREAKER_S = 1.0
+
+
+def _fast_transport_options(url: str) -> dict[str, Any]:
+    options = broker_transport_options(url)
+    options["max_retries"] = 0
+    if is_sql_broker(url):
+        options.update({"connect_args": {"timeout": SOCKET_TIMEOUT_S}})
+        return options
+    options.update(
+        {
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": SOCKET_TIMEOUT_S,
+            "retry_on_timeout": False,
+        }
+    )
+    return options
+
+
+class Publisher:
+    """Sends reconcile messages for one Celery app over per-thread fail-fast connections."""
+
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+        self._local = threading.local()
+        self._health_lock = threading.Lock()
+        self._health: tuple[float, bool] = (0.0, False)
+        self._down_until = 0.0
+
+    def prepare(self) -> None:
+        """Import the transport now (no network), not during the first webhook."""
+        self._new_connection().transport  # noqa: B018 - resolving it imports the transport
+
+    def _new_connection(self) -> Connection:
+        url = str(self.celery.conf.broker_url)
+        return self.celery.connection_for_write(
+            transport_options=_fast_transport_options(url),
+            connect_timeout=CONNECT_TIMEOUT_S,
+        )
+
+    def _connection(self) -> tuple[Connection, bool]:
+        """The thread's connection and whether it is new (a reused one may be stale)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, False
+        conn = self._new_connection()
+        self._local.conn = conn
+        return conn, True
+
+    def _drop(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken socket may fail to close
+                conn.close()
+
+    def _errors(self, conn: Connection) -> tuple[type[BaseException], ...]:
+        return (*conn.connection_errors, *conn.channel_errors, KombuError, OSError)
+
+    def enqueue_reconcile(
+        self,
+        full_name: str,
+        trigger: str,
+        *,
+        delivery_id: str | None = None,
+        full: bool = False,
+        countdown: float | None = None,
+    ) -> None:
+        """Queue one reconcile; raises `BrokerUnavailableError` quickly when the broker is down."""
+        kwargs: dict[str, Any] = {
+            "full_name": full_name,
+            "trigger": trigger,
+            "delivery_id": delivery_id,
+            "full": full,
+        }
+        if countdown is not None:
+            countdown = max(0.0, min(float(countdown), MAX_COUNTDOWN_S))
+        if time.monotonic() < self._down_until:
+            raise BrokerUnavailableError("broker unavailable (failed moments ago)")
+        for _attempt in range(2):
+            conn, fresh = self._connection()
+            try:
+                self.celery.send_task(
+                    RECONCILE_TASK,
+                    kwargs=kwargs,
+                    countdown=countdown,
+                    queue=QUEUE_NAME,
+                    connection=conn,
+                    retry=False,
+                )
+                self._health = (time.monotonic(), True)
+                return
+            except self._errors(conn) as exc:
+                self._drop()
+                if fresh:
+                    self._down_until = time.monotonic() + BREAKER_S
+                    self._health = (time.monotonic(), False)  # /health tells at once
+                    raise BrokerUnavailableError(
+                        f"broker unavailable: {type(exc).__name__}"
+                    ) from exc
+        raise BrokerUnavailableError("broker unavailable")  # pragma: no cover
+
+    def broker_ok(self) -> bool:
+        """Whether the broker answers; cached briefly so /health stays cheap under polling."""
+        cached = self._cached_health()
+        if cached is not None:
+            return cached
+        with self._health_lock:
+            cached = self._cached_health()
+            if cached is not None:
+                return cached
+            ok = self._probe()
+            self._health = (time.monotonic(), ok)
+            return ok
+
+    def _cached_health(self) -> bool | None:
+        checked_at, ok = self._health
+        ttl = HEALTH_CACHE_S if ok else HEALTH_DOWN_CACHE_S
+        return ok if time.monotonic() - checked_at < ttl else None
+
+    def _probe(self) -> bool:
+        conn = self._new_connection()
+        try:
+            conn.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_S)
+            channel = conn.default_channel
+            client = getattr(channel, "client", None)
+            if client is not None and hasattr(client, "ping"):
+                client.ping()
+            else:
+                channel._size(QUEUE_NAME)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "down" for /health
+            return False
+        finally:
+            with contextlib.suppress(Exception):  # closing a dead connection may fail
+                conn.close()
+
+
+_default: Publisher | None = None
+_default_lock = threading.Lock()
+
+
+def default_publisher() -> Publisher:
+    """The process-wide publisher for `worker.celery_app.app`."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Publisher(app)
+        return _default
+
+
+def enqueue_reconcile(
+    full_name: str,
+    trigger: str,
+    *,
+    delivery_id: str | None = None,
+    full: bool = False,
+    countdown: float | None = None,
+) -> None:
+    """Queue `worker.tasks.reconcile_repository_task`; `BrokerUnavailableError` if down."""
+    default_publisher().enqueue_reconcile(
+        full_name, trigger, delivery_id=delivery_id, full=full, countdown=countdown
+    )
+
+
+def broker_ok() -> bool:
+    """Whether the broker answers (cached briefly)."""
+    return default_publisher().broker_ok()

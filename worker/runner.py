@@ -1,0 +1,133 @@
+"""`catalog-sync run`: receiver, worker and scheduler as child processes of one command.
+
+The receiver runs under gunicorn (a production WSGI server), the worker and beat under Celery,
+each as it runs in production, so the one-machine mode exercises the same code paths. Ctrl-C or
+SIGTERM stops them in order and waits: an in-flight reconcile finishes or rolls back (warm
+shutdown), and nothing is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from models.migrate import upgrade
+from settings import get_settings
+
+log = logging.getLogger("catalog_sync.run")
+
+#: Seconds each child gets to stop by itself before it is killed.
+STOP_GRACE_S = 30.0
+
+
+COMMANDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "commands.json"
+
+
+def commands(host: str, port: int, workdir: Path) -> dict[str, list[str]]:
+    """The receiver, worker and beat argv: `deploy/commands.json` (what docker-compose runs),
+    bound to `host:port`, with programs from this interpreter's environment."""
+    bindir = Path(sys.executable).parent
+    spec: dict[str, list[str]] = json.loads(COMMANDS_FILE.read_text())
+    result: dict[str, list[str]] = {}
+    for name in ("webhook", "worker", "beat"):
+        argv = list(spec[name])
+        program = bindir / argv[0]
+        argv[0] = str(program) if program.exists() else argv[0]
+        if "--bind" in argv:
+            argv[argv.index("--bind") + 1] = f"{host}:{port}"
+        if "--schedule" in argv:
+            argv[argv.index("--schedule") + 1] = str(workdir / "celerybeat-schedule")
+        result[name] = argv
+    return result
+
+
+def run_all(host: str, port: int) -> int:
+    """Migrate, start the three processes, and supervise them until a signal or a crash."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    upgrade(settings.database_url)
+    watched = ", ".join(str(s) for s in settings.catalog_repos) or "nothing (set CATALOG_REPOS)"
+    log.info("database %s migrated", _redact(settings.database_url))
+    log.info("listening on http://%s:%d/webhooks/github; watching %s", host, port, watched)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    argvs = commands(host, port, Path.cwd())
+    crashes: list[float] = []
+    try:
+        for name, argv in argvs.items():
+            procs[name] = _spawn(name, argv)
+        while not stopping:
+            for name, proc in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                # What a container's restart policy does: a crashed child (Celery can die of an
+                # "Unrecoverable error" when its broker vanishes) is started again; a crash loop
+                # stops everything.
+                now = time.monotonic()
+                crashes = [t for t in crashes if now - t < CRASH_WINDOW_S] + [now]
+                if len(crashes) > MAX_CRASHES:
+                    log.error(
+                        "%s exited with %s; crashing in a loop, stopping", name, proc.returncode
+                    )
+                    stopping = True
+                    break
+                log.warning("%s exited with %s; starting it again", name, proc.returncode)
+                procs[name] = _spawn(name, argvs[name])
+            time.sleep(0.2)
+    finally:
+        _stop_all(procs)
+    return 0
+
+
+#: More crashes than this within the window and `run` gives up instead of restarting.
+MAX_CRASHES = 5
+CRASH_WINDOW_S = 60.0
+
+
+def _spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group: Ctrl-C reaches `run` only, which stops them in
+    order."""
+    proc = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
+    log.info("started %s (pid %d)", name, proc.pid)
+    return proc
+
+
+def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child (warm shutdown), wait, then SIGKILL what is left."""
+    for name in ("webhook", "beat", "worker"):
+        proc = procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", name, STOP_GRACE_S)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log.info("stopped")
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,101 @@
+"""A local folder as a git-like tree listing: paths, modes and blob SHAs as git would record them.
+
+The listing feeds the same `classify` as a GitHub tree, so a folder and the repository it was
+cloned from yield the same items with the same blob SHAs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry
+from worker.sync.gitblob import blob_sha
+
+_CHUNK = 1 << 20
+
+
+def _hash_file(path: str, size: int) -> str:
+    """The blob SHA of a file, streamed so that a large asset never sits in memory whole."""
+    with open(path, "rb") as fh:
+        if size <= _CHUNK:
+            return blob_sha(fh.read())
+        size = os.fstat(fh.fileno()).st_size
+        digest = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
+        total = 0
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+            total += len(chunk)
+        if total != size:  # changed while we read it: hash what is there now
+            fh.seek(0)
+            return blob_sha(fh.read())
+        return digest.hexdigest()
+
+
+def walk_folder(root: Path, roots: Iterable[str] | None = None) -> list[TreeEntry]:
+    """Every file under `root` as a tree entry, sorted by path; `.git` is skipped.
+
+    A subfolder holding its own `.git` (a submodule or a nested clone) is skipped whole, as is
+    anything that is neither a file nor a symlink. Symlinks are listed with git's mode 120000
+    and the SHA of their target text, never followed. Given `roots` (top-level folder names),
+    only those folders are walked and dot-named entries below them are skipped: nothing else
+    can be an item, so there is no point hashing it.
+    """
+    base = os.fspath(root)
+    entries: list[TreeEntry] = []
+    if roots is None:
+        stack: list[tuple[str, str]] = [(base, "")]
+        skip_dot = False
+    else:
+        stack = [(os.path.join(base, r), r) for r in sorted(set(roots)) if r]
+        skip_dot = True
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                children = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if prefix and any(c.name == ".git" for c in children):
+            continue  # a submodule or nested repository: not part of this tree
+        for child in children:
+            if child.name == ".git" or (skip_dot and child.name.startswith(".")):
+                continue
+            rel = f"{prefix}/{child.name}" if prefix else child.name
+            st = child.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((child.path, rel))
+            elif stat.S_ISLNK(st.st_mode):
+                target = os.readlink(os.fsencode(child.path))
+                entries.append(TreeEntry(rel, blob_sha(target), MODE_SYMLINK, len(target)))
+            elif stat.S_ISREG(st.st_mode):
+                mode = MODE_EXEC if st.st_mode & stat.S_IXUSR else MODE_FILE
+                try:
+                    sha = _hash_file(child.path, st.st_size)
+                except (FileNotFoundError, PermissionError):
+                    continue  # vanished or unreadable: not in the listing
+                entries.append(TreeEntry(rel, sha, mode, st.st_size))
+    entries.sort(key=lambda e: e.path)
+    return entries
+
+
+def read_file(root: Path, path: str) -> bytes:
+    """The bytes of the listed file `path` (posix, relative to `root`); never leaves `root`.
+
+    Raises ValueError for a path that is absolute, climbs out with `..`, or goes through a
+    symlink; OSError when the file cannot be read.
+    """
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{path!r} is not a relative path inside the catalog folder")
+    full = Path(root, *parts)
+    current = Path(root)
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise ValueError(f"{path!r} goes through a symlink; catalog files are never links")
+    with open(full, "rb") as fh:
+        return fh.read()

@@ -1,0 +1,187 @@
+"""The repository row and `sync_runs`: what a reconcile records about itself.
+
+Kept apart from the reconcile's own transaction: these are short writes before and after it,
+so the receiver and other runs never wait behind a long reconcile for the repository row.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from models import Repository, RunOutcome, SyncRun, utcnow
+from models.db import insert_ignoring_conflicts, session_factory, transaction
+from settings import RepoSpec
+from worker import inbox
+from worker.sync.run_result import Result
+from worker.sync.source import Head, Source
+
+
+def find_repository(engine: Engine, full_name: str, branch: str | None) -> Repository:
+    """The stored row, or an unsaved one (id None) for a repository never seen."""
+    with session_factory(engine)() as session:
+        found = session.execute(
+            select(Repository).where(Repository.full_name == full_name)
+        ).scalar_one_or_none()
+    return found or Repository(full_name=full_name, branch=branch, dirty=False)
+
+
+def add_repository(session: Session, repo: Repository) -> int:
+    row = Repository(full_name=repo.full_name, branch=repo.branch)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def ensure_repository(engine: Engine, full_name: str, branch: str | None) -> Repository:
+    """The repository's row, created on first sight (race-safe)."""
+    with transaction(engine) as session:
+        insert_ignoring_conflicts(session, Repository, [{"full_name": full_name, "branch": branch}])
+        repo = session.execute(
+            select(Repository).where(Repository.full_name == full_name)
+        ).scalar_one()
+        if branch is not None and repo.branch != branch:
+            repo.branch = branch
+        return repo
+
+
+def due_repositories(engine: Engine, specs: list[RepoSpec], now: datetime) -> list[RepoSpec]:
+    """The watched repositories a poll should look at now (failing ones back off)."""
+    with session_factory(engine)() as session:
+        stmt = select(Repository.full_name, Repository.next_poll_at).where(
+            Repository.next_poll_at.is_not(None)
+        )
+        backoff = {name: due for name, due in session.execute(stmt)}
+    return [s for s in specs if (due := backoff.get(s.full_name)) is None or due <= now]
+
+
+def take_dirty(engine: Engine, full_name: str) -> bool:
+    """Clear the dirty flag; True if it was set (pushes arrived during the last run)."""
+    with transaction(engine) as session:
+        res = session.execute(
+            update(Repository)
+            .where(Repository.full_name == full_name, Repository.dirty.is_(True))
+            .values(dirty=False)
+        )
+        return bool(getattr(res, "rowcount", 0))
+
+
+def mark_dirty(engine: Engine, repository_id: int) -> None:
+    with transaction(engine) as session:
+        session.execute(update(Repository).where(Repository.id == repository_id).values(dirty=True))
+
+
+def rate_values(source: Source) -> dict[str, object]:
+    """GitHub's last rate-limit headers, if the source talks to GitHub (for the metric)."""
+    client = getattr(source, "client", None)
+    remaining = getattr(client, "rate_limit_remaining", None)
+    reset_at = getattr(client, "rate_limit_reset", None)
+    values: dict[str, object] = {}
+    if remaining is not None:
+        values["rate_limit_remaining"] = remaining
+    if isinstance(reset_at, datetime):
+        values["rate_limit_reset_at"] = reset_at
+    return values
+
+
+def record_noop(
+    engine: Engine,
+    repository_id: int,
+    head: Head,
+    source: Source,
+    trigger: str,
+    started: datetime,
+    result: Result,
+) -> None:
+    """An unchanged head: note the check, and settle deliveries that asked for this head.
+
+    Polls that find nothing write no `sync_runs` row (one a minute per repository adds up);
+    every other trigger does.
+    """
+    with transaction(engine) as session:
+        session.execute(
+            update(Repository)
+            .where(Repository.id == repository_id)
+            .values(
+                head_checked_at=utcnow(),
+                head_etag=head.etag,
+                consecutive_failures=0,
+                last_error=None,
+                next_poll_at=None,
+                **rate_values(source),
+            )
+        )
+        if result.to_sha:
+            inbox.mark_done_through(session, result.full_name, result.to_sha, started)
+        if trigger != "poll":
+            run = SyncRun(
+                repository_id=repository_id,
+                trigger=trigger,
+                from_sha=result.from_sha,
+                to_sha=result.to_sha,
+                outcome=RunOutcome.NOOP.value,
+                github_requests=result.requests,
+                started_at=started,
+                finished_at=utcnow(),
+                duration_ms=int((utcnow() - started).total_seconds() * 1000),
+            )
+            session.add(run)
+            session.flush()
+            result.run_id = run.id
+
+
+def record(
+    engine: Engine,
+    repository_id: int,
+    source: Source,
+    trigger: str,
+    full: bool,
+    started: datetime,
+    clock: float,
+    result: Result,
+) -> None:
+    """Write the run's `sync_runs` row and the repository's state, in a short transaction."""
+    ok = result.outcome in (RunOutcome.SUCCESS, RunOutcome.NOOP)
+    with transaction(engine) as session:
+        repo = session.get(Repository, repository_id)
+        assert repo is not None
+        now = utcnow()
+        repo.last_run_at = started
+        if ok:
+            repo.last_synced_sha = result.to_sha
+            repo.last_synced_at = now
+            repo.head_sha = result.to_sha
+            repo.head_etag = result.etag
+            repo.head_checked_at = now
+            repo.consecutive_failures = 0
+            repo.last_error = None
+            repo.next_poll_at = None
+            if result.to_sha:
+                inbox.mark_done_through(session, result.full_name, result.to_sha, started)
+        elif result.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
+            repo.consecutive_failures += 1
+            repo.last_error = result.error
+            backoff = min(3600.0, 60.0 * 2 ** min(repo.consecutive_failures - 1, 6))
+            repo.next_poll_at = now + timedelta(seconds=backoff)
+        for key, value in rate_values(source).items():
+            setattr(repo, key, value)
+        run = SyncRun(
+            repository_id=repository_id,
+            trigger=trigger,
+            full=full,
+            from_sha=result.from_sha,
+            to_sha=result.to_sha,
+            outcome=str(result.outcome),
+            github_requests=result.requests,
+            error=result.error,
+            started_at=started,
+            finished_at=now,
+            duration_ms=int((time.monotonic() - clock) * 1000),
+            **{k: v for k, v in result.counts.as_dict().items()},
+        )
+        session.add(run)
+        session.flush()
+        result.run_id = run.id
