@@ -17,7 +17,7 @@ from worker.queries import live_items
 from worker.sync.catalog import CatalogRules
 from worker.sync.github_source import GitHubSource
 from worker.sync.reconcile import LOCK_CLASS, Options, Result, reconcile
-from worker.sync.source import Head
+from worker.sync.source import Head, Listing
 
 OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
 REPO = "acme/catalog"
@@ -188,6 +188,62 @@ def test_concurrent_reconciles_take_turns_and_coalesce(
         triggers = s.execute(select(SyncRun.trigger, SyncRun.outcome).order_by(SyncRun.id)).all()
         assert ("coalesced", "success") in [tuple(t) for t in triggers]
         assert not s.execute(select(Repository.dirty)).scalar_one()
+
+
+class ListThenPause(GitHubSource):
+    """Lists the tree, then lets `meanwhile` run before the reconcile goes on (once)."""
+
+    def __init__(self, *args: Any, meanwhile: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meanwhile = meanwhile
+
+    def listing(self, head: Head) -> Listing:
+        listing = super().listing(head)
+        if self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            step()
+        return listing
+
+
+def test_a_listing_older_than_the_rows_is_never_applied(
+    engine: Engine, fake_github: FakeGitHub, make_repo: Any
+) -> None:
+    """Run A lists head 1; run B syncs head 2 before A takes the lock. A must not undo B.
+
+    Found by the two-beats system test: A soft-deleted B's new files and B's bookkeeping then
+    said "synced to head 2", so every later poll was a no-op over a stale table.
+    """
+    repo = make_repo(REPO, catalog(6))
+    clients = [GitHubClient(fake_github.api_url, token=fake_github.token, retry=FAST) for _ in "ab"]
+    sync(engine, clients[0])
+
+    def push_and_sync_newer() -> None:
+        repo.write("skills/newer/SKILL.md", item("newer"))
+        repo.commit("newer")
+        repo.push()
+        b = reconcile(
+            engine, REPO, GitHubSource(clients[1], REPO, None), OPTIONS, trigger="webhook"
+        )
+        assert b.counts.added == 2, b.summary()  # `late` (A's head) and `newer`
+
+    repo.write("tools/late.md", item("late"))
+    repo.commit("late")
+    repo.push()
+    stale = ListThenPause(clients[0], REPO, None, meanwhile=push_and_sync_newer)
+    a = reconcile(engine, REPO, stale, OPTIONS, trigger="poll")
+    assert a.ok, a.error
+    assert a.counts.deleted == 0, a.summary()
+    assert a.to_sha == repo.head
+    want = tree_items(repo)
+    assert {p: s for p, (_, s) in table(engine).items()} == want
+    with session_factory(engine)() as s:
+        assert s.execute(select(Repository.last_synced_sha)).scalar_one() == repo.head
+        deleted = s.execute(select(SyncRun.deleted)).scalars().all()
+        assert sum(deleted) == 0, deleted
+    # And the next poll agrees: nothing to do, the table already equals the head.
+    poll = sync(engine, clients[0], trigger="poll")
+    assert poll.outcome == "noop"
+    assert {p: s for p, (_, s) in table(engine).items()} == want
 
 
 def test_two_workers_at_once_end_with_the_head_tree(

@@ -2,7 +2,9 @@
 
 Cheapest first: one (conditional) head request; an unchanged head ends the run. Otherwise the
 listing, then, under a per-repository lock, the rows, the plan, the bytes of only the changed
-files, and the writes, all in one transaction. A run that finds the lock taken marks the
+files, and the writes, all in one transaction, which also records the commit the rows now
+equal: a run that listed before another one applied lists again under the lock, so an older
+listing never lands over newer rows. A run that finds the lock taken marks the
 repository dirty; the running one sees the flag when it ends and reconciles once more, so a
 burst of pushes costs one or two runs.
 """
@@ -203,9 +205,6 @@ def _apply(
     dry_run: bool,
     progress: Progress | None,
 ) -> None:
-    types = classify(listing.entries, options.rules)
-    shas = {e.path: e.sha for e in listing.entries}
-    desired = {path: Wanted(sha=shas[path], type=t) for path, t in types.items()}
     try:
         with transaction(engine) as session:
             repository_id = repo.id
@@ -216,6 +215,14 @@ def _apply(
                     repository_id = repo_state.add_repository(session, repo)
             else:
                 _lock(session, repository_id)
+                synced = repo_state.synced_marker(session, repository_id)
+                if synced != (repo.last_synced_sha, repo.last_synced_at):
+                    # Another run applied since this one listed: the rows may be newer than
+                    # the listing. Under the lock nobody else applies, so list again.
+                    listing = _relist(source, result, synced[0])
+            types = classify(listing.entries, options.rules)
+            shas = {e.path: e.sha for e in listing.entries}
+            desired = {path: Wanted(sha=shas[path], type=t) for path, t in types.items()}
             rows = _load_rows(session, repository_id)
             plan = plan_reconcile(
                 desired,
@@ -243,8 +250,19 @@ def _apply(
             )
             if dry_run:
                 raise _DryRunDone
+            repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
     except _DryRunDone:
         pass
+
+
+def _relist(source: Source, result: Result, synced_sha: str | None) -> Listing:
+    """The listing at the current head, read while holding the lock."""
+    head = source.head(None)
+    listing = source.listing(head)
+    result.from_sha = synced_sha
+    result.to_sha = listing.commit_sha or head.sha
+    result.etag = head.etag
+    return listing
 
 
 class _DryRunDone(Exception):

@@ -74,6 +74,29 @@ def mark_dirty(engine: Engine, repository_id: int) -> None:
         session.execute(update(Repository).where(Repository.id == repository_id).values(dirty=True))
 
 
+def synced_marker(session: Session, repository_id: int) -> tuple[str | None, datetime | None]:
+    """What the rows were last synced to, read inside the reconcile's locked transaction."""
+    sha, at = session.execute(
+        select(Repository.last_synced_sha, Repository.last_synced_at).where(
+            Repository.id == repository_id
+        )
+    ).one()
+    return sha, at
+
+
+def mark_synced(session: Session, repository_id: int, sha: str | None, etag: str | None) -> None:
+    """Record, in the applying transaction, the commit the rows now equal.
+
+    Written with the rows, so a run that takes the lock next can tell that the rows moved
+    since it listed (see `synced_marker`) and never applies an older listing over them.
+    """
+    session.execute(
+        update(Repository)
+        .where(Repository.id == repository_id)
+        .values(last_synced_sha=sha, last_synced_at=utcnow(), head_sha=sha, head_etag=etag)
+    )
+
+
 def rate_values(source: Source) -> dict[str, object]:
     """GitHub's last rate-limit headers, if the source talks to GitHub (for the metric)."""
     client = getattr(source, "client", None)
@@ -151,10 +174,8 @@ def record(
         now = utcnow()
         repo.last_run_at = started
         if ok:
-            repo.last_synced_sha = result.to_sha
-            repo.last_synced_at = now
-            repo.head_sha = result.to_sha
-            repo.head_etag = result.etag
+            # `last_synced_*` and the head were set by the applying transaction (in apply
+            # order, under the lock); this short one only closes the books.
             repo.head_checked_at = now
             repo.consecutive_failures = 0
             repo.last_error = None
