@@ -164,8 +164,12 @@ def system(
         repo = fake_github.create_repo(REPO)
         fake_github.add_hook(REPO, stack.webhook_url, SECRET)
         sys_ = System(stack, fake_github, repo, Tree(), db, pg_server, redis_server)
-        sys_.push(initial_files(opts.get("initial", 3)), "initial")
+        head = sys_.push(initial_files(opts.get("initial", 3)), "initial")
         sys_.wait_synced(60)
+        # The rows commit before the run's `sync_runs` row: tests that count runs start after it.
+        wait_until(
+            lambda: any(r["to_sha"] == head for r in db.runs()), 30, 0.02, "initial run recorded"
+        )
         yield sys_
     finally:
         failed = any(

@@ -69,14 +69,19 @@ def test_missed_webhook_is_caught_by_the_poll(system: System, figures: Figures) 
     system.fake.drop_deliveries(1)
     path = "skills/missed.md"
     started = time.monotonic()
-    system.push({path: item_text("missed", "no webhook for this one")}, "missed")
+    head = system.push({path: item_text("missed", "no webhook for this one")}, "missed")
     want = system.tree.files[path]
     wait_until(lambda: system.db.blob_at(path) == want, POLL_S + 5, 0.02, "row via the poll")
     elapsed = time.monotonic() - started
     assert len(system.fake.deliveries) == sent_before  # GitHub never told us
     assert system.db.scalar("SELECT count(*) FROM webhook_deliveries") == stored_before
-    triggers = [r["trigger"] for r in system.db.runs() if r["outcome"] == "success"]
-    assert triggers[-1] == "poll", triggers
+
+    def runs_to_head() -> list[dict[str, object]]:
+        return [r for r in system.db.runs() if r["to_sha"] == head and r["outcome"] == "success"]
+
+    # The rows commit just before the run's own row: wait for that one too.
+    wait_until(lambda: bool(runs_to_head()), 10, 0.02, "the run that synced the push")
+    assert [r["trigger"] for r in runs_to_head()] == ["poll"]
     system.wait_synced(5)
     figures(
         "missed webhook caught by poll",
