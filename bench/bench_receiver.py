@@ -180,7 +180,8 @@ def _figures(
             + ", ".join(f"{k} {v:.2f} ms" for k, v in breakdown["ms"].items())
             + " (store delivery: the inbox's database transaction, without the publish it may "
             "make inside; queue: the Celery publish to Redis; rest: Flask, signature, parsing, "
-            "metrics, log line)",
+            "metrics, log line). The floor, the same two writes through the bare drivers: "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in breakdown.get("floor_ms", {}).items()),
         ),
     ]
 

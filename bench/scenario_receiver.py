@@ -14,12 +14,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import os
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import redis
+from sqlalchemy import Engine
 
 from bench.common import emit
 from webhook import create_app
@@ -88,7 +92,47 @@ def main() -> None:
     total = time.perf_counter() - start
     per = {k: v / args.requests * 1000 for k, v in spent.items()}
     per["rest"] = total / args.requests * 1000 - sum(per.values())
-    emit({"total_ms": total / args.requests * 1000, "ms": per})
+    emit(
+        {
+            "total_ms": total / args.requests * 1000,
+            "ms": per,
+            "floor_ms": floors(app.extensions["catalog_sync"].engine, args.requests),
+        }
+    )
+
+
+def floors(engine: Engine, requests: int) -> dict[str, float]:
+    """What the two writes cost with no library in between: the driver alone.
+
+    A psycopg2 INSERT + COMMIT of a delivery-sized row and a Redis LPUSH of a message-sized
+    value, on the same servers: what no receiver that stores and queues each push can avoid.
+    """
+    raw = engine.raw_connection()
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    message = b"x" * 1500
+    try:
+        cur = raw.cursor()
+        started = time.perf_counter()
+        for _ in range(requests):
+            cur.execute(
+                "INSERT INTO webhook_deliveries (delivery_id, event, repository_full_name,"
+                " ref, before_sha, after_sha, forced, status, attempts, received_at, updated_at)"
+                " VALUES (%s, 'push', 'bench/floor', 'refs/heads/main', %s, %s, false, 'queued',"
+                " 0, now(), now()) ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
+                (str(uuid.uuid4()), "0" * 40, "1" * 40),
+            )
+            cur.fetchone()
+            raw.commit()
+        insert_ms = (time.perf_counter() - started) / requests * 1000
+        started = time.perf_counter()
+        for _ in range(requests):
+            client.lpush("bench-floor", message)
+        push_ms = (time.perf_counter() - started) / requests * 1000
+        client.delete("bench-floor")
+    finally:
+        raw.close()
+        client.close()
+    return {"psycopg2 insert + commit": insert_ms, "redis lpush": push_ms}
 
 
 if __name__ == "__main__":

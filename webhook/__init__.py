@@ -46,10 +46,14 @@ def create_app(
 
 def receiver_engine(url: str) -> Engine:
     """The receiver must answer GitHub in time: on PostgreSQL its connections never wait long
-    on a lock or a statement (it answers 503 instead, and GitHub shows the delivery failed)."""
+    on a lock or a statement (it answers 503 instead, and GitHub shows the delivery failed).
+
+    No pre-ping (a round trip per request): `inbox.store_delivery` retries once on a
+    connection that turns out dead, and `/health` opens its own check.
+    """
     if url.startswith("postgresql"):
         options = "-c lock_timeout=2000 -c statement_timeout=5000"
-        return make_engine(url, connect_args={"options": options})
+        return make_engine(url, pool_pre_ping=False, connect_args={"options": options})
     return make_engine(url)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from settings import Settings
@@ -162,13 +162,19 @@ def health() -> tuple[Response, int]:
 
 
 def database_ok(engine: Engine) -> bool:
-    """`SELECT 1` through the pool (pre-ping heals a restarted PostgreSQL)."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except SQLAlchemyError:
-        return False
+    """`SELECT 1` through the pool; a connection found dead (a restarted PostgreSQL) is
+    dropped with its siblings and the check runs once more on a new one."""
+    for _attempt in range(2):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                return False
+        except SQLAlchemyError:
+            return False
+    return False
 
 
 @bp.get("/metrics")

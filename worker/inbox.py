@@ -8,17 +8,20 @@ Life of a row: pending → queued → processing → done | failed | dead (see `
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models import DeliveryStatus, Repository, WebhookDelivery, transaction, utcnow
-from models.db import dialect_insert, insert_ignoring_conflicts
+from models.db import insert_ignoring_conflicts
 from worker.celery_app import TASK_TIME_LIMIT_S
 from worker.errors import BrokerUnavailableError, NotFoundError
 
@@ -155,7 +158,16 @@ def store_delivery(
     """
     now = utcnow()
     try:
-        return _store(engine, delivery, publish, now)
+        try:
+            return _store(engine, delivery, publish, now)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # A pooled connection that died (the database restarted): the pool has dropped it
+            # and its siblings; one more try on a new connection. Safe: the insert is keyed by
+            # the delivery id, and a second publish is a harmless duplicate reconcile. This is
+            # what lets the receiver's engine skip the pre-ping round trip on every request.
+            return _store(engine, delivery, publish, now)
     except Exception:
         _REPO_IDS.clear()  # e.g. a repository row deleted by hand: look it up again next time
         raise
@@ -164,44 +176,40 @@ def store_delivery(
 def _store(
     engine: Engine, delivery: DeliveryIn, publish: Callable[[], None] | None, now: datetime
 ) -> StoreResult:
-    with transaction(engine) as session:
-        repo_id, known_hook_id = _repository_ids(engine, session, delivery)
-        ins = dialect_insert(session)
-        stmt = (
-            ins(WebhookDelivery)
-            .values(
-                delivery_id=delivery.delivery_id,
-                event=delivery.event,
-                repository_full_name=delivery.repository_full_name,
-                repository_id=repo_id,
-                ref=delivery.ref,
-                before_sha=delivery.before_sha,
-                after_sha=delivery.after_sha,
-                forced=delivery.forced,
-                hook_id=delivery.hook_id,
-                # Optimistic: nobody sees the row before the commit, and the publish below
-                # almost always works; when it doesn't, the row is set back to pending.
-                status=S.QUEUED.value if publish is not None else S.PENDING.value,
-                queued_at=now if publish is not None else None,
-                attempts=0,
-                received_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["delivery_id"])
-            .returning(WebhookDelivery.id)
-        )
-        inserted = session.execute(stmt).first()
+    # Core, not the ORM, and statements built once: this runs for every push GitHub sends, and
+    # the ORM's unit of work and a statement rebuilt per call cost more than the round trips.
+    with engine.begin() as conn:
+        repo_id, known_hook_id = _repository_ids(engine, conn, delivery)
+        row = {
+            "delivery_id": delivery.delivery_id,
+            "event": delivery.event,
+            "repository_full_name": delivery.repository_full_name,
+            "repository_id": repo_id,
+            "ref": delivery.ref,
+            "before_sha": delivery.before_sha,
+            "after_sha": delivery.after_sha,
+            "forced": delivery.forced,
+            "hook_id": delivery.hook_id,
+            # Optimistic: nobody sees the row before the commit, and the publish below
+            # almost always works; when it doesn't, the row is set back to pending.
+            "status": S.QUEUED.value if publish is not None else S.PENDING.value,
+            "queued_at": now if publish is not None else None,
+            "attempts": 0,
+            "received_at": now,
+            "updated_at": now,
+        }
+        inserted = conn.execute(_insert_delivery(conn.dialect.name), row).first()
         if inserted is None:
             return StoreResult("duplicate", delivery.delivery_id)
         if delivery.hook_id not in (None, known_hook_id):
             # Only when it changed, so the hot path never waits on another row lock.
-            session.execute(
+            conn.execute(
                 update(Repository).where(Repository.id == repo_id).values(hook_id=delivery.hook_id)
             )
             _REPO_IDS.pop((str(engine.url), delivery.repository_full_name), None)
         queued = publish is not None and _publish(publish, delivery)
         if publish is not None and not queued:
-            session.execute(
+            conn.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == inserted[0])
                 .values(status=S.PENDING.value, queued_at=None)
@@ -209,24 +217,56 @@ def _store(
     return StoreResult("stored", delivery.delivery_id, queued=queued)
 
 
+_DELIVERY_COLUMNS = (
+    "delivery_id",
+    "event",
+    "repository_full_name",
+    "repository_id",
+    "ref",
+    "before_sha",
+    "after_sha",
+    "forced",
+    "hook_id",
+    "status",
+    "queued_at",
+    "attempts",
+    "received_at",
+    "updated_at",
+)
+
+
+@functools.cache
+def _insert_delivery(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id, with bound parameters."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, WebhookDelivery.__table__)
+    return (
+        insert(table)
+        .values({name: bindparam(name) for name in _DELIVERY_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["delivery_id"])
+        .returning(table.c.id)
+    )
+
+
 #: (database, full_name) -> (repository id, hook id), so the hot path skips a query.
 _REPO_IDS: dict[tuple[str, str], tuple[int, int | None]] = {}
 
 
 def _repository_ids(
-    engine: Engine, session: Session, delivery: DeliveryIn
+    engine: Engine, conn: Connection, delivery: DeliveryIn
 ) -> tuple[int, int | None]:
     key = (str(engine.url), delivery.repository_full_name)
     cached = _REPO_IDS.get(key)
     if cached is not None:
         return cached
-    repo = session.execute(
+    repo = conn.execute(
         select(Repository.id, Repository.hook_id).where(
             Repository.full_name == delivery.repository_full_name
         )
     ).first()
     if repo is None:
-        repo_id = ensure_repository(session, delivery.repository_full_name, delivery.branch)
+        with Session(bind=conn) as session:  # joins the connection's transaction
+            repo_id = ensure_repository(session, delivery.repository_full_name, delivery.branch)
         return repo_id, None  # not cached until committed
     found = (int(repo.id), repo.hook_id)
     _REPO_IDS[key] = found

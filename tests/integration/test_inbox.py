@@ -228,3 +228,39 @@ def test_concurrent_sweepers_claim_disjoint_rows(pg_engine: Engine) -> None:
     assert set(claimed["a"]).isdisjoint(claimed["b"])
     assert set(claimed["a"]) | set(claimed["b"]) == {f"d-{n}" for n in range(10)}
     assert set(_status(pg_engine).values()) == {("queued", 0)}
+
+
+def test_a_pooled_connection_killed_by_a_restart_costs_no_delivery(pg_url: str) -> None:
+    """The receiver's engine skips the per-request pre-ping; a dead connection is retried once."""
+    from webhook import receiver_engine
+    from webhook.views import database_ok
+
+    engine = receiver_engine(pg_url)
+    try:
+        assert inbox.store_delivery(engine, _delivery(1)).stored  # the pool now holds one
+        with engine.connect() as conn:
+            own = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        killer = engine.pool.recreate()  # a separate pool: its connection is not the victim
+        raw = killer.connect()
+        try:
+            cur = raw.cursor()
+            cur.execute("SELECT pg_terminate_backend(%s)", (own,))
+            assert cur.fetchone()[0] is True
+        finally:
+            raw.close()
+            killer.dispose()
+        # What a PostgreSQL restart does to every pooled connection.
+        assert inbox.store_delivery(engine, _delivery(2)).stored
+        assert set(_status(engine)) == {"d-1", "d-2"}
+        with engine.connect() as conn:
+            victim = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        killer = engine.pool.recreate()
+        raw = killer.connect()
+        try:
+            raw.cursor().execute("SELECT pg_terminate_backend(%s)", (victim,))
+        finally:
+            raw.close()
+            killer.dispose()
+        assert database_ok(engine)  # /health does not report a healthy database as down
+    finally:
+        engine.dispose()
