@@ -69,8 +69,8 @@ def run(ctx: Context) -> list[Figure]:
                 f"the tree has {2 * large + 1:,} entries and GitHub (and the fake) truncate a "
                 f"recursive listing at {fake.max_tree_entries:,}: head, "
                 f"{o[0]['trees']} tree requests (the truncated tree, then the sub-tree walk "
-                f"until its budget runs out), {o[0]['tarballs']} tarballs (one to list, one to "
-                "read; each an API redirect + a download)"
+                f"until its budget runs out), {o[0]['tarballs']} tarball (an API redirect + a "
+                "download; it lists the tree and, spooled to disk, is read again from there)"
                 if truncated
                 else "head, recursive tree, tarball (API redirect + download)"
             ),

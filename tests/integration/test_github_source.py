@@ -274,6 +274,49 @@ def test_a_walk_over_budget_lists_from_the_tarball(
     assert fake_github.request_count <= 1 + 5 + 2
 
 
+def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
+    fake_github, make_repo, github_client, monkeypatch
+):
+    from worker.sync import github_source
+    from worker.sync.github_source import GitHubSource
+
+    files = _nested()
+    repo = make_repo("acme/catalog", files)
+    fake_github.max_tree_entries = 40
+    monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 2)
+    source = GitHubSource(github_client, "acme/catalog", None)
+    listing = source.listing(Head(repo.head))
+    assert listing.complete and len(listing.entries) == len(files)
+    fake_github.reset_log()
+    wanted = {e.path: e.sha for e in listing.entries}
+    got = dict(source.read(Head(repo.head), wanted, bulk=True))
+    assert {p: d.decode() for p, d in got.items()} == files
+    assert fake_github.request_count == 0  # the spooled tarball, not a second download
+    # Used once: a later read downloads (a new head may have been listed by then).
+    again = dict(source.read(Head(repo.head), dict(list(wanted.items())[:60]), bulk=True))
+    assert len(again) == 60
+    assert [r.path.split("/")[-2] for r in fake_github.log][:1] == ["tarball"]
+
+
+def test_a_spool_of_another_commit_is_not_read(fake_github, make_repo, github_client, monkeypatch):
+    from worker.sync import github_source
+    from worker.sync.github_source import GitHubSource
+
+    repo = make_repo("acme/catalog", _nested())
+    fake_github.max_tree_entries = 40
+    monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 2)
+    source = GitHubSource(github_client, "acme/catalog", None)
+    old = source.listing(Head(repo.head))
+    repo.write("skills/g0/item0.md", "---\nname: changed\n---\n")
+    repo.commit("change")
+    repo.push()
+    wanted = {"skills/g0/item0.md": blob_sha(b"---\nname: changed\n---\n")}
+    assert old.commit_sha != repo.head
+    assert dict(source.read(Head(repo.head), wanted, bulk=True)) == {
+        "skills/g0/item0.md": b"---\nname: changed\n---\n"
+    }
+
+
 def test_modes_and_reads_skip_what_is_not_the_wanted_blob(fake_github, make_repo, github_client):
     from worker.sync.github_source import GitHubSource
 

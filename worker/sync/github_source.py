@@ -3,17 +3,20 @@
 Cost of a reconcile, in requests: the head is one conditional request (a 304 when nothing
 changed, which GitHub does not charge); the listing is one recursive tree (more only when GitHub
 truncates it); the content is one blob per changed file, or one tarball (two requests: the API
-redirect and the download) when many files are wanted.
+redirect and the download) when many files are wanted. A tarball that had to list a tree too
+big for GitHub's tree API is spooled to disk and read again from there, not downloaded twice.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tarfile
+import tempfile
 import urllib.parse
 import zlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import IO, Any, cast
 
 import requests
 
@@ -60,6 +63,8 @@ class GitHubSource(Source):
         self.tarball_threshold = tarball_threshold
         self.requests = 0
         self._base = repo_path(full_name)
+        #: The tarball a listing downloaded, kept on disk for the read that follows.
+        self._spool: tuple[str, IO[bytes]] | None = None
 
     def _count(self) -> None:
         self.requests += 1
@@ -165,12 +170,35 @@ class GitHubSource(Source):
         """
         if not wanted:
             return
+        spooled = self._take_spool(head.sha)
+        if spooled is not None:
+            with spooled:
+                yield from _members(spooled, wanted, set(), self.full_name)
+            return
         if bulk or len(wanted) > self.tarball_threshold:
             if head.sha is None:
                 raise ValueError("read() of a tarball needs a head SHA")
             yield from self._read_tarball(head.sha, wanted)
         else:
             yield from self._read_blobs(wanted)
+
+    def _take_spool(self, sha: str | None) -> IO[bytes] | None:
+        """The listing's tarball of `sha`, rewound, if this source still has it (once)."""
+        spool, self._spool = self._spool, None
+        if spool is None:
+            return None
+        spooled_sha, handle = spool
+        if spooled_sha != sha:
+            handle.close()
+            return None
+        handle.seek(0)
+        return handle
+
+    def close(self) -> None:
+        """Drop a spooled tarball no read asked for."""
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            spool[1].close()
 
     def _read_blobs(self, wanted: Mapping[str, str]) -> Iterator[tuple[str, bytes]]:
         for path, sha in wanted.items():
@@ -212,44 +240,73 @@ class GitHubSource(Source):
         resp = self._get(f"{self._base}/tarball/{sha}", stream=True)
         try:
             resp.raw.decode_content = True  # undo a transfer Content-Encoding, if any
-            with tarfile.open(fileobj=resp.raw, mode="r|gz") as archive:
-                for member in archive:
-                    path = _strip_prefix(member.name)
-                    if not member.isfile() or path not in wanted or path in done:
-                        continue
-                    handle = archive.extractfile(member)
-                    if handle is None:
-                        continue
-                    data = handle.read()
-                    if blob_sha(data) != wanted[path]:
-                        log.warning(
-                            "%s: %s in tarball is not blob %s; skipped",
-                            self.full_name,
-                            path,
-                            wanted[path][:7],
-                        )
-                        continue
-                    yield path, data
+            yield from _members(resp.raw, wanted, done, self.full_name)
         finally:
             resp.close()
 
     def _tarball_listing(self, sha: str) -> list[TreeEntry] | None:
-        """Every file of the commit's tarball as a tree entry (None if the stream breaks)."""
+        """Every file of the commit's tarball as a tree entry (None if the stream breaks).
+
+        The compressed stream is also written to an unnamed temporary file as it is read, so
+        the read that follows unpacks it from disk instead of downloading it again (memory
+        stays bounded either way).
+        """
+        self.close()
         entries: list[TreeEntry] = []
         resp = self._get(f"{self._base}/tarball/{sha}", stream=True)
+        # Outlives this call on purpose: closed by the read, `close()`, or the next listing.
+        spool = tempfile.TemporaryFile(prefix="catalog-sync-tarball-")  # noqa: SIM115
         try:
             resp.raw.decode_content = True
-            with tarfile.open(fileobj=resp.raw, mode="r|gz") as archive:
+            tee = cast(IO[bytes], _Tee(resp.raw, spool))
+            with tarfile.open(fileobj=tee, mode="r|gz") as archive:
                 for member in archive:
                     entry = _tar_entry(archive, member)
                     if entry is not None:
                         entries.append(entry)
+            shutil.copyfileobj(resp.raw, spool)  # whatever tarfile left unread (padding)
         except _TAR_ERRORS as exc:
             log.warning("%s: tarball listing broke off (%s)", self.full_name, exc)
+            spool.close()
             return None
         finally:
             resp.close()
+        self._spool = (sha, spool)
         return entries
+
+
+class _Tee:
+    """A readable stream that copies what is read from `source` into `sink`."""
+
+    def __init__(self, source: Any, sink: IO[bytes]) -> None:
+        self.source = source
+        self.sink = sink
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.source.read(size)
+        self.sink.write(data)
+        return data
+
+
+def _members(
+    stream: Any, wanted: Mapping[str, str], done: set[str], full_name: str
+) -> Iterator[tuple[str, bytes]]:
+    """The wanted files of a gzipped tarball stream whose bytes are the wanted blobs."""
+    with tarfile.open(fileobj=stream, mode="r|gz") as archive:
+        for member in archive:
+            path = _strip_prefix(member.name)
+            if not member.isfile() or path not in wanted or path in done:
+                continue
+            handle = archive.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
+            if blob_sha(data) != wanted[path]:
+                log.warning(
+                    "%s: %s in tarball is not blob %s; skipped", full_name, path, wanted[path][:7]
+                )
+                continue
+            yield path, data
 
 
 def _tar_entry(archive: tarfile.TarFile, member: tarfile.TarInfo) -> TreeEntry | None:

@@ -64,18 +64,32 @@ def reconcile(
     progress: Progress | None = None,
 ) -> Result:
     """Make the repository's rows equal to `source`; reruns while pushes keep arriving."""
-    result = _reconcile_once(
-        engine, full_name, source, options, trigger, branch, full, force, dry_run, progress
-    )
-    reruns = 0
-    while not dry_run and result.outcome != RunOutcome.SKIPPED and reruns < MAX_COALESCED_RERUNS:
-        if not repo_state.take_dirty(engine, full_name):
-            break
-        reruns += 1
+    try:
         result = _reconcile_once(
-            engine, full_name, source, options, "coalesced", branch, False, force, False, progress
+            engine, full_name, source, options, trigger, branch, full, force, dry_run, progress
         )
-    return result
+        reruns = 0
+        while (
+            not dry_run and result.outcome != RunOutcome.SKIPPED and reruns < MAX_COALESCED_RERUNS
+        ):
+            if not repo_state.take_dirty(engine, full_name):
+                break
+            reruns += 1
+            result = _reconcile_once(
+                engine,
+                full_name,
+                source,
+                options,
+                "coalesced",
+                branch,
+                False,
+                force,
+                False,
+                progress,
+            )
+        return result
+    finally:
+        source.close()
 
 
 def _reconcile_once(

@@ -56,3 +56,6 @@ class Source(ABC):
         many single reads.
         A path that cannot be read is simply not yielded; the reconcile records it as an error.
         """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
+        """Release what the source kept between calls (a spooled download); a no-op here."""
