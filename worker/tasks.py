@@ -24,6 +24,7 @@ from worker.celery_app import (
     VERIFY_ALL_TASK,
     app,
 )
+from worker.embedded_broker import purge_delivered
 from worker.errors import (
     CatalogSyncError,
     ConfigError,
@@ -124,7 +125,7 @@ def sweep_deliveries_task() -> dict[str, Any]:
         utcnow(),
         max_attempts=settings.delivery_max_attempts,
     )
-    return swept.as_dict()
+    return {**swept.as_dict(), "broker_rows_purged": purge_delivered(settings.celery_broker_url)}
 
 
 @app.task(name=VERIFY_ALL_TASK)

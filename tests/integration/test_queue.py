@@ -80,3 +80,32 @@ def test_reliability_settings() -> None:
     }
     sql = celery_config(Settings(celery_broker_url="sqla+sqlite:///x.sqlite"))
     assert sql["broker_transport_options"] == {}
+
+
+def test_the_sweeper_keeps_the_embedded_broker_from_growing(tmp_path: Path) -> None:
+    """kombu's SQL transport keeps every delivered message; `purge_delivered` removes them."""
+    import sqlite3
+
+    from worker.embedded_broker import purge_delivered
+
+    path = tmp_path / "broker.sqlite"
+    url = f"sqla+sqlite:///{path}"
+    assert purge_delivered(url, older_than_s=0) == 0  # no table yet: nothing to do
+    publisher = Publisher(make_celery(Settings(celery_broker_url=url)))
+    for n in range(3):
+        publisher.enqueue_reconcile("octo/catalog", "webhook", delivery_id=f"d-{n}")
+    with make_celery(Settings(celery_broker_url=url)).connection_for_read() as conn:
+        queue = conn.SimpleQueue(QUEUE_NAME)
+        for _ in range(2):
+            queue.get(timeout=5).ack()
+        queue.close()
+
+    def rows() -> list[tuple[int]]:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT visible FROM kombu_message ORDER BY id").fetchall()
+
+    assert rows() == [(0,), (0,), (1,)]
+    assert purge_delivered(url) == 0  # delivered moments ago: kept for now
+    assert purge_delivered(url, older_than_s=0) == 2
+    assert rows() == [(1,)]  # the one still waiting is untouched
+    assert purge_delivered("redis://127.0.0.1:6379/0", older_than_s=0) == 0
