@@ -244,6 +244,12 @@ def test_a_listing_older_than_the_rows_is_never_applied(
     poll = sync(engine, clients[0], trigger="poll")
     assert poll.outcome == "noop"
     assert {p: s for p, (_, s) in table(engine).items()} == want
+    # Without a race nothing is listed twice: head, tree, one blob.
+    repo.write("tools/late.md", item("late", " v2"))
+    repo.commit("late v2")
+    repo.push()
+    push = sync(engine, clients[0])
+    assert (push.counts.updated, push.requests) == (1, 3), push.summary()
 
 
 def test_two_workers_at_once_end_with_the_head_tree(
