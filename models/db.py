@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -68,3 +71,18 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
     """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike (concurrent creators)."""
     if rows:
         session.execute(dialect_insert(session)(table).on_conflict_do_nothing(), rows)
+
+
+def retry_on_dead_connection(call: Callable[[], T]) -> T:
+    """`call()`, once more if it failed on a pooled connection found dead.
+
+    After a database restart every pooled connection is dead; the first failure makes the
+    pool drop them all, so one more try gets a new one. For engines without a pre-ping (the
+    receiver's: a round trip per request), and only for calls that are safe to repeat.
+    """
+    try:
+        return call()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return call()

@@ -16,9 +16,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from models.db import retry_on_dead_connection
 from settings import Settings
 from webhook.body import BodyTooLarge, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
@@ -162,19 +163,17 @@ def health() -> tuple[Response, int]:
 
 
 def database_ok(engine: Engine) -> bool:
-    """`SELECT 1` through the pool; a connection found dead (a restarted PostgreSQL) is
-    dropped with its siblings and the check runs once more on a new one."""
-    for _attempt in range(2):
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                return False
-        except SQLAlchemyError:
-            return False
-    return False
+    """`SELECT 1` through the pool (a connection found dead by a restart is replaced)."""
+
+    def select_one() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        retry_on_dead_connection(select_one)
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 @bp.get("/metrics")

@@ -17,6 +17,9 @@ from worker.celery_app import TASK_TIME_LIMIT_S, is_sql_broker
 
 #: Delivered messages younger than this are kept (twice the hard task time limit).
 KEEP_DELIVERED_S = 2.0 * TASK_TIME_LIMIT_S
+#: Rows per delete transaction, and transactions per sweep (the rest waits for the next one).
+PURGE_BATCH = 1000
+MAX_BATCHES = 100
 
 
 @functools.cache
@@ -24,20 +27,34 @@ def _engine(database_url: str) -> Engine:
     return create_engine(database_url, connect_args={"timeout": 30}, pool_size=1)
 
 
-def purge_delivered(broker_url: str, older_than_s: float = KEEP_DELIVERED_S) -> int:
+def purge_delivered(
+    broker_url: str, older_than_s: float = KEEP_DELIVERED_S, batch: int = PURGE_BATCH
+) -> int:
     """Delete the embedded broker's delivered messages older than `older_than_s`; the count.
 
     A no-op (0) on any other broker. kombu stamps messages in local time, without a zone.
+    Deleted in short transactions of `batch` rows, so a first purge of a long backlog never
+    holds SQLite's write lock long enough to make a publish wait.
     """
     if not is_sql_broker(broker_url) or not broker_url.partition("+")[2].startswith("sqlite"):
         return 0
     engine = _engine(broker_url.partition("+")[2])
     cutoff = datetime.now() - timedelta(seconds=older_than_s)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         if not inspect(conn).has_table("kombu_message"):
             return 0
-        result = conn.execute(
-            text('DELETE FROM kombu_message WHERE visible = :no AND "timestamp" < :cutoff'),
-            {"no": False, "cutoff": cutoff},
-        )
-        return int(result.rowcount or 0)
+    deleted = 0
+    for _ in range(MAX_BATCHES):
+        with engine.begin() as conn:
+            result = conn.execute(
+                text(
+                    "DELETE FROM kombu_message WHERE id IN (SELECT id FROM kombu_message"
+                    ' WHERE visible = :no AND "timestamp" < :cutoff LIMIT :batch)'
+                ),
+                {"no": False, "cutoff": cutoff, "batch": batch},
+            )
+        count = int(result.rowcount or 0)
+        deleted += count
+        if count < batch:
+            break
+    return deleted

@@ -17,11 +17,10 @@ from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models import DeliveryStatus, Repository, WebhookDelivery, transaction, utcnow
-from models.db import insert_ignoring_conflicts
+from models.db import insert_ignoring_conflicts, retry_on_dead_connection
 from worker.celery_app import TASK_TIME_LIMIT_S
 from worker.errors import BrokerUnavailableError, NotFoundError
 
@@ -158,16 +157,9 @@ def store_delivery(
     """
     now = utcnow()
     try:
-        try:
-            return _store(engine, delivery, publish, now)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # A pooled connection that died (the database restarted): the pool has dropped it
-            # and its siblings; one more try on a new connection. Safe: the insert is keyed by
-            # the delivery id, and a second publish is a harmless duplicate reconcile. This is
-            # what lets the receiver's engine skip the pre-ping round trip on every request.
-            return _store(engine, delivery, publish, now)
+        # Safe to repeat: the insert is keyed by the delivery id, and a second publish is a
+        # harmless duplicate reconcile.
+        return retry_on_dead_connection(lambda: _store(engine, delivery, publish, now))
     except Exception:
         _REPO_IDS.clear()  # e.g. a repository row deleted by hand: look it up again next time
         raise

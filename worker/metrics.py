@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from models import DeliveryStatus, Repository, SyncRun, WebhookDelivery, utcnow
+from models.db import retry_on_dead_connection
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("catalog_sync_metrics_db_up", "1 if the scrape could read the DB.")
         try:
-            metrics = list(self._read())
+            metrics = retry_on_dead_connection(lambda: list(self._read()))
         except Exception:  # a scrape must not fail because the DB is down
             log.warning("metrics.db_unavailable", exc_info=True)
             up.add_metric([], 0)

@@ -103,13 +103,14 @@ class LoggedRequest:
 class Fault:
     """An injected fault for the next `remaining` requests whose path matches `pattern`."""
 
-    kind: str  # "status" | "secondary" | "drop" | "delay"
+    kind: str  # "status" | "secondary" | "drop" | "delay" | "cut"
     pattern: re.Pattern[str]
     method: str | None
     remaining: int
     status: int = 502
     retry_after: int = 1
     seconds: float = 0.0
+    after_bytes: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -518,6 +519,10 @@ class FakeGitHub:
     def drop_connections(self, n: int = 1, *, path: str = ".*") -> None:
         """The next `n` matching requests see the connection closed without an answer."""
         self._add_fault(Fault("drop", re.compile(path), None, n))
+
+    def cut_bodies(self, n: int = 1, *, after_bytes: int, path: str = ".*") -> None:
+        """The next `n` matching answers stop after `after_bytes` of body: the connection drops."""
+        self._add_fault(Fault("cut", re.compile(path), None, n, after_bytes=after_bytes))
 
     def delay_next(self, n: int, seconds: float, *, path: str = ".*") -> None:
         """The next `n` matching requests are answered after `seconds` (to cause timeouts)."""
@@ -1004,6 +1009,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
             fault = None
+        self.cut_after: int | None = None
+        if fault is not None and fault.kind == "cut":
+            self.cut_after = fault.after_bytes
+            fault = None
         try:
             resp = self._fault_response(fault) if fault else self._dispatch(method)
         except HttpError as err:
@@ -1095,16 +1104,35 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.stream is not None:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
+            sent = 0
             with contextlib.suppress(OSError):
                 for chunk in resp.stream:
-                    if chunk:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    if not chunk:
+                        continue
+                    if self.cut_after is not None and sent + len(chunk) > self.cut_after:
+                        part = chunk[: self.cut_after - sent]
+                        self.wfile.write(b"%x\r\n%s" % (len(chunk), part))
+                        self._cut()
+                        return
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent += len(chunk)
                 self.wfile.write(b"0\r\n\r\n")
             return
         body = b"" if status == 304 or method == "HEAD" else resp.body
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.cut_after is not None and len(body) > self.cut_after:
+            self.wfile.write(body[: self.cut_after])
+            self._cut()
+            return
         self.wfile.write(body)
+
+    def _cut(self) -> None:
+        """Drop the connection mid-body, as a reset network does."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _log(self, method: str, status: int) -> None:
         keep = ("Accept", "If-None-Match", "Authorization", "User-Agent", "Content-Type")

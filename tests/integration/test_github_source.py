@@ -274,16 +274,23 @@ def test_a_walk_over_budget_lists_from_the_tarball(
     assert fake_github.request_count <= 1 + 5 + 2
 
 
-def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
-    fake_github, make_repo, github_client, monkeypatch
-):
+def _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch):
+    """A repository GitHub's tree API truncates and a walk cannot afford: tarball-listed."""
     from worker.sync import github_source
-    from worker.sync.github_source import GitHubSource
 
     files = _nested()
     repo = make_repo("acme/catalog", files)
     fake_github.max_tree_entries = 40
     monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 2)
+    return files, repo
+
+
+def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
+    fake_github, make_repo, github_client, monkeypatch
+):
+    from worker.sync.github_source import GitHubSource
+
+    files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
     source = GitHubSource(github_client, "acme/catalog", None)
     listing = source.listing(Head(repo.head))
     assert listing.complete and len(listing.entries) == len(files)
@@ -298,13 +305,67 @@ def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
     assert [r.path.split("/")[-2] for r in fake_github.log][:1] == ["tarball"]
 
 
-def test_a_spool_of_another_commit_is_not_read(fake_github, make_repo, github_client, monkeypatch):
+def test_a_tarball_cut_mid_stream_is_downloaded_again(fake_github, make_repo, github_client):
+    """urllib3 raises a cut body raw (`ProtocolError`): the read must still retry it."""
+    from worker.sync.github_source import GitHubSource
+
+    files = _nested()
+    repo = make_repo("acme/catalog", files)
+    source = GitHubSource(github_client, "acme/catalog", None)
+    wanted = {e.path: e.sha for e in source.listing(Head(repo.head)).entries}
+    fake_github.reset_log()
+    fake_github.cut_bodies(1, after_bytes=1500, path="/_codeload/")
+    got = dict(source.read(Head(repo.head), wanted, bulk=True))
+    assert {p: d.decode() for p, d in got.items()} == files
+    downloads = [r for r in fake_github.log if "/_codeload/" in r.path]
+    assert len(downloads) == 2
+
+
+def test_a_listing_tarball_cut_mid_stream_is_an_incomplete_listing(
+    fake_github, make_repo, github_client, monkeypatch
+):
+    from worker.sync.github_source import GitHubSource
+
+    files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
+    fake_github.cut_bodies(1, after_bytes=1500, path="/_codeload/")
+    source = GitHubSource(github_client, "acme/catalog", None)
+    listing = source.listing(Head(repo.head))
+    assert not listing.complete  # never deletes; the next run lists again
+    fake_github.reset_log()
+    wanted = {"skills/g0/item0.md": blob_sha(files["skills/g0/item0.md"].encode())}
+    assert dict(source.read(Head(repo.head), wanted)) == {
+        "skills/g0/item0.md": files["skills/g0/item0.md"].encode()
+    }
+    assert fake_github.request_count == 1  # no half spool was kept: one blob request
+
+
+def test_a_full_disk_does_not_cost_the_listing(fake_github, make_repo, github_client, monkeypatch):
+    """The spool is a saving: if it cannot be written, the listing is still complete."""
     from worker.sync import github_source
     from worker.sync.github_source import GitHubSource
 
-    repo = make_repo("acme/catalog", _nested())
-    fake_github.max_tree_entries = 40
-    monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 2)
+    class FullDisk:
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
+    monkeypatch.setattr(github_source.tempfile, "TemporaryFile", lambda **_: FullDisk())
+    source = GitHubSource(github_client, "acme/catalog", None)
+    listing = source.listing(Head(repo.head))
+    assert listing.complete and len(listing.entries) == len(files)
+    fake_github.reset_log()
+    wanted = {e.path: e.sha for e in listing.entries}
+    assert len(dict(source.read(Head(repo.head), wanted, bulk=True))) == len(files)
+    assert [r.path.split("/")[-2] for r in fake_github.log][:1] == ["tarball"]  # downloaded
+
+
+def test_a_spool_of_another_commit_is_not_read(fake_github, make_repo, github_client, monkeypatch):
+    from worker.sync.github_source import GitHubSource
+
+    _, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
     source = GitHubSource(github_client, "acme/catalog", None)
     old = source.listing(Head(repo.head))
     repo.write("skills/g0/item0.md", "---\nname: changed\n---\n")

@@ -230,37 +230,43 @@ def test_concurrent_sweepers_claim_disjoint_rows(pg_engine: Engine) -> None:
     assert set(_status(pg_engine).values()) == {("queued", 0)}
 
 
+def _kill_the_pooled_connection(engine: Engine) -> None:
+    """What a PostgreSQL restart does to a pooled connection: its backend is gone."""
+    with engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    killer = engine.pool.recreate()  # a separate pool: its connection is not the victim
+    raw = killer.connect()
+    try:
+        cur = raw.cursor()
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert cur.fetchone()[0] is True
+    finally:
+        raw.close()
+        killer.dispose()
+
+
 def test_a_pooled_connection_killed_by_a_restart_costs_no_delivery(pg_url: str) -> None:
-    """The receiver's engine skips the per-request pre-ping; a dead connection is retried once."""
+    """The receiver's engine skips the per-request pre-ping; a dead connection is retried once.
+
+    Nor do `/health` and `/metrics` report a healthy database as down on their next call.
+    """
     from webhook import receiver_engine
     from webhook.views import database_ok
+    from worker.metrics import DatabaseCollector
+
+    def db_up() -> float:
+        found = [m for m in DatabaseCollector(engine).collect() if m.name.endswith("db_up")]
+        return float(found[0].samples[0].value)
 
     engine = receiver_engine(pg_url)
     try:
         assert inbox.store_delivery(engine, _delivery(1)).stored  # the pool now holds one
-        with engine.connect() as conn:
-            own = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        killer = engine.pool.recreate()  # a separate pool: its connection is not the victim
-        raw = killer.connect()
-        try:
-            cur = raw.cursor()
-            cur.execute("SELECT pg_terminate_backend(%s)", (own,))
-            assert cur.fetchone()[0] is True
-        finally:
-            raw.close()
-            killer.dispose()
-        # What a PostgreSQL restart does to every pooled connection.
+        _kill_the_pooled_connection(engine)
         assert inbox.store_delivery(engine, _delivery(2)).stored
         assert set(_status(engine)) == {"d-1", "d-2"}
-        with engine.connect() as conn:
-            victim = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        killer = engine.pool.recreate()
-        raw = killer.connect()
-        try:
-            raw.cursor().execute("SELECT pg_terminate_backend(%s)", (victim,))
-        finally:
-            raw.close()
-            killer.dispose()
-        assert database_ok(engine)  # /health does not report a healthy database as down
+        _kill_the_pooled_connection(engine)
+        assert database_ok(engine)
+        _kill_the_pooled_connection(engine)
+        assert db_up() == 1.0
     finally:
         engine.dispose()

@@ -10,7 +10,6 @@ big for GitHub's tree API is spooled to disk and read again from there, not down
 from __future__ import annotations
 
 import logging
-import shutil
 import tarfile
 import tempfile
 import urllib.parse
@@ -19,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any, cast
 
 import requests
+import urllib3
 
 from worker.errors import NotFoundError, SourceError, TransientSourceError
 from worker.github_client import GitHubClient, repo_path
@@ -36,6 +36,7 @@ _TAR_ERRORS = (
     zlib.error,
     OSError,
     requests.RequestException,
+    urllib3.exceptions.HTTPError,  # a connection cut mid-body (`ProtocolError`) is raised raw
 )
 _TARBALL_ATTEMPTS = 3
 #: Tree requests a truncated tree's walk may spend before one tarball lists it instead.
@@ -249,43 +250,63 @@ class GitHubSource(Source):
 
         The compressed stream is also written to an unnamed temporary file as it is read, so
         the read that follows unpacks it from disk instead of downloading it again (memory
-        stays bounded either way).
+        stays bounded either way). The spool is a saving, never a condition: if the disk
+        refuses it, the listing goes on and the read downloads the tarball again.
         """
         self.close()
         entries: list[TreeEntry] = []
         resp = self._get(f"{self._base}/tarball/{sha}", stream=True)
         # Outlives this call on purpose: closed by the read, `close()`, or the next listing.
         spool = tempfile.TemporaryFile(prefix="catalog-sync-tarball-")  # noqa: SIM115
+        tee = _Tee(resp.raw, spool)
         try:
             resp.raw.decode_content = True
-            tee = cast(IO[bytes], _Tee(resp.raw, spool))
-            with tarfile.open(fileobj=tee, mode="r|gz") as archive:
+            with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|gz") as archive:
                 for member in archive:
                     entry = _tar_entry(archive, member)
                     if entry is not None:
                         entries.append(entry)
-            shutil.copyfileobj(resp.raw, spool)  # whatever tarfile left unread (padding)
+            tee.drain()  # whatever tarfile left unread (padding)
         except _TAR_ERRORS as exc:
             log.warning("%s: tarball listing broke off (%s)", self.full_name, exc)
             spool.close()
             return None
+        except BaseException:
+            spool.close()
+            raise
         finally:
             resp.close()
-        self._spool = (sha, spool)
+        if tee.failed is not None:
+            log.warning("%s: tarball not kept on disk (%s)", self.full_name, tee.failed)
+            spool.close()
+        else:
+            self._spool = (sha, spool)
         return entries
 
 
 class _Tee:
-    """A readable stream that copies what is read from `source` into `sink`."""
+    """A readable stream that copies what is read from `source` into `sink`.
+
+    A sink that fails (a full disk) is given up, and reading goes on: `failed` says why.
+    """
 
     def __init__(self, source: Any, sink: IO[bytes]) -> None:
         self.source = source
         self.sink = sink
+        self.failed: OSError | None = None
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.source.read(size)
-        self.sink.write(data)
+        if self.failed is None:
+            try:
+                self.sink.write(data)
+            except OSError as exc:
+                self.failed = exc
         return data
+
+    def drain(self) -> None:
+        while self.read(64 * 1024):
+            pass
 
 
 def _members(
