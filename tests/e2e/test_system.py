@@ -81,7 +81,8 @@ def test_missed_webhook_is_caught_by_the_poll(system: System, figures: Figures) 
 
     # The rows commit just before the run's own row: wait for that one too.
     wait_until(lambda: bool(runs_to_head()), 10, 0.02, "the run that synced the push")
-    assert [r["trigger"] for r in runs_to_head()] == ["poll"]
+    # The poll's run (or its coalesced re-run, had another run held the lock); no webhook.
+    assert [r["trigger"] for r in runs_to_head()] in (["poll"], ["coalesced"])
     system.wait_synced(5)
     figures(
         "missed webhook caught by poll",
