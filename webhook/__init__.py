@@ -48,8 +48,8 @@ def receiver_engine(url: str) -> Engine:
     """The receiver must answer GitHub in time: on PostgreSQL its connections never wait long
     on a lock or a statement (it answers 503 instead, and GitHub shows the delivery failed).
 
-    No pre-ping (a round trip per request): `inbox.store_delivery` retries once on a
-    connection that turns out dead, and `/health` opens its own check.
+    No pre-ping (a round trip per request): the inbox, `/health` and `/metrics` retry once
+    on a connection that turns out dead (`models.db.retry_on_dead_connection`).
     """
     if url.startswith("postgresql"):
         options = "-c lock_timeout=2000 -c statement_timeout=5000"
