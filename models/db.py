@@ -56,15 +56,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def dialect_insert(session: Session) -> Any:
+def insert_for(dialect_name: str) -> Any:
     """The dialect's `insert`, which has ON CONFLICT on both PostgreSQL and SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+def dialect_insert(session: Session) -> Any:
+    """`insert_for` the session's database."""
+    return insert_for(session.get_bind().dialect.name)
 
 
 def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:

@@ -36,9 +36,10 @@ def purge_delivered(
     Deleted in short transactions of `batch` rows, so a first purge of a long backlog never
     holds SQLite's write lock long enough to make a publish wait.
     """
-    if not is_sql_broker(broker_url) or not broker_url.partition("+")[2].startswith("sqlite"):
+    database_url = broker_url.partition("+")[2]
+    if not is_sql_broker(broker_url) or not database_url.startswith("sqlite"):
         return 0
-    engine = _engine(broker_url.partition("+")[2])
+    engine = _engine(database_url)
     cutoff = datetime.now() - timedelta(seconds=older_than_s)
     with engine.connect() as conn:
         if not inspect(conn).has_table("kombu_message"):

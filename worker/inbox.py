@@ -15,12 +15,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import DeliveryStatus, Repository, WebhookDelivery, transaction, utcnow
-from models.db import insert_ignoring_conflicts, retry_on_dead_connection
+from models.db import insert_for, insert_ignoring_conflicts, retry_on_dead_connection
 from worker.celery_app import TASK_TIME_LIMIT_S
 from worker.errors import BrokerUnavailableError, NotFoundError
 
@@ -209,32 +208,15 @@ def _store(
     return StoreResult("stored", delivery.delivery_id, queued=queued)
 
 
-_DELIVERY_COLUMNS = (
-    "delivery_id",
-    "event",
-    "repository_full_name",
-    "repository_id",
-    "ref",
-    "before_sha",
-    "after_sha",
-    "forced",
-    "hook_id",
-    "status",
-    "queued_at",
-    "attempts",
-    "received_at",
-    "updated_at",
-)
-
-
 @functools.cache
-def _insert_delivery(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id, with bound parameters."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _insert_delivery(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id, built once per dialect.
+
+    No `.values()`: the columns come from the parameters it is executed with.
+    """
     table = cast(Table, WebhookDelivery.__table__)
     return (
-        insert(table)
-        .values({name: bindparam(name) for name in _DELIVERY_COLUMNS})
+        insert_for(dialect_name)(table)
         .on_conflict_do_nothing(index_elements=["delivery_id"])
         .returning(table.c.id)
     )

@@ -185,13 +185,11 @@ class GitHubSource(Source):
 
     def _take_spool(self, sha: str | None) -> IO[bytes] | None:
         """The listing's tarball of `sha`, rewound, if this source still has it (once)."""
-        spool, self._spool = self._spool, None
-        if spool is None:
+        if self._spool is None or self._spool[0] != sha:
+            self.close()
             return None
-        spooled_sha, handle = spool
-        if spooled_sha != sha:
-            handle.close()
-            return None
+        handle = self._spool[1]
+        self._spool = None
         handle.seek(0)
         return handle
 
@@ -267,20 +265,17 @@ class GitHubSource(Source):
                     if entry is not None:
                         entries.append(entry)
             tee.drain()  # whatever tarfile left unread (padding)
+            if tee.failed is None:
+                self._spool = (sha, spool)
+            else:
+                log.warning("%s: tarball not kept on disk (%s)", self.full_name, tee.failed)
         except _TAR_ERRORS as exc:
             log.warning("%s: tarball listing broke off (%s)", self.full_name, exc)
-            spool.close()
             return None
-        except BaseException:
-            spool.close()
-            raise
         finally:
             resp.close()
-        if tee.failed is not None:
-            log.warning("%s: tarball not kept on disk (%s)", self.full_name, tee.failed)
-            spool.close()
-        else:
-            self._spool = (sha, spool)
+            if self._spool is None:
+                spool.close()  # broken off, failed, or not kept: never a half spool
         return entries
 
 

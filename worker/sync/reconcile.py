@@ -11,6 +11,7 @@ burst of pushes costs one or two runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -64,17 +65,13 @@ def reconcile(
     progress: Progress | None = None,
 ) -> Result:
     """Make the repository's rows equal to `source`; reruns while pushes keep arriving."""
-    try:
+    with contextlib.closing(source):
         result = _reconcile_once(
             engine, full_name, source, options, trigger, branch, full, force, dry_run, progress
         )
-        reruns = 0
-        while (
-            not dry_run and result.outcome != RunOutcome.SKIPPED and reruns < MAX_COALESCED_RERUNS
-        ):
-            if not repo_state.take_dirty(engine, full_name):
+        for _rerun in range(0 if dry_run else MAX_COALESCED_RERUNS):
+            if result.outcome == RunOutcome.SKIPPED or not repo_state.take_dirty(engine, full_name):
                 break
-            reruns += 1
             result = _reconcile_once(
                 engine,
                 full_name,
@@ -88,8 +85,6 @@ def reconcile(
                 progress,
             )
         return result
-    finally:
-        source.close()
 
 
 def _reconcile_once(
