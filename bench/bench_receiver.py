@@ -28,7 +28,7 @@ from bench.common import ROOT, Figure, run_scenario
 from bench.context import Context, log
 from models import WebhookDelivery, make_engine
 from tests.servers import free_port, wait_for_port
-from worker.celery_app import QUEUE_NAME
+from worker.tasknames import QUEUE_NAME
 
 SECRET = "bench-webhook-secret"
 REPO = "Codertocat/Hello-World"

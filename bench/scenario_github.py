@@ -11,7 +11,7 @@ items change on the branch (what a push does on GitHub's side) and a webhook-tri
 reconcile runs at once; the time is from the branch moving to the reconcile returning (its
 transaction committed).
 `poll`: one poll-triggered reconcile per repository, each with its own client and source as
-`worker.tasks` builds them. The source, client and options are built by `worker.services`,
+`worker.tasks` builds them. The source, client and options are built by `worker.composition`,
 exactly as the worker builds them. Prints one JSON line (see `bench.common.emit`).
 """
 
@@ -30,7 +30,7 @@ from bench.catalogs import git_change_items
 from bench.common import emit, peak_rss_mb
 from models import make_engine
 from settings import RepoSpec, Settings
-from worker import services
+from worker import composition as services
 from worker.sync.reconcile import Result, reconcile
 from worker.sync.source import Head, Listing, Source
 

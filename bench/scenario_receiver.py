@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from bench.common import emit
 from webhook import create_app
-from worker import inbox
+from worker.inbox import store as inbox
 
 
 class Timers:

@@ -12,9 +12,9 @@ from models.db import make_engine
 from settings import Settings, get_settings
 from webhook.views import Deps, bp
 from worker.celery_app import make_celery
-from worker.logs import configure_logging, settings_secrets
-from worker.metrics import make_registry
-from worker.queue import Publisher, default_publisher
+from worker.inbox.publish import Publisher, default_publisher
+from worker.observability.logs import configure_logging, settings_secrets
+from worker.observability.metrics import make_registry
 
 log = logging.getLogger("webhook")
 

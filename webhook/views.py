@@ -1,4 +1,4 @@
-"""HTTP routes, kept thin: each step is a call into a pure module or `worker.inbox`.
+"""HTTP routes, kept thin: each step is a call into a pure module or `worker.inbox.store`.
 
 Order of checks on `POST /webhooks/github` (cheapest refusal first, and nothing parsed before
 the signature is known good): secret configured (503) → size (413) → GitHub headers (400) →
@@ -25,8 +25,9 @@ from webhook.body import BodyTooLarge, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
-from worker import inbox, metrics
-from worker.queue import Publisher
+from worker.inbox import store as inbox
+from worker.inbox.publish import Publisher
+from worker.observability import metrics
 
 log = logging.getLogger("webhook")
 bp = Blueprint("webhook", __name__)

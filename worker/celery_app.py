@@ -10,11 +10,11 @@ Design (see issue 5, "Worker"):
   than that would be run twice concurrently, so the hard time limit (900 s) and the soft one
   (840 s, which lets the task roll back cleanly) sit far below the explicit 3600 s visibility
   timeout. Countdowns (rate-limit re-queues) are capped below it for the same reason
-  (`worker.queue.MAX_COUNTDOWN_S`).
+  (`worker.inbox.publish.MAX_COUNTDOWN_S`).
 - Results are ignored and there is no result backend: the database (`sync_runs`,
   `webhook_deliveries`) is the record.
 - The worker retries the broker forever; the web receiver does the opposite (it publishes with
-  its own fail-fast connection, see `worker.queue`) because it must answer GitHub in milliseconds.
+  its own fail-fast connection, see `worker.inbox.publish`): it must answer GitHub at once.
 """
 
 from __future__ import annotations
@@ -27,19 +27,18 @@ from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
 from settings import Settings, get_settings
-
-QUEUE_NAME = "catalog-sync"
-VISIBILITY_TIMEOUT_S = 3600
-TASK_TIME_LIMIT_S = 900
-TASK_SOFT_TIME_LIMIT_S = 840
-SELF_REPAIR_INTERVAL_S = 600.0
-
-RECONCILE_TASK = "worker.tasks.reconcile_repository_task"
-POLL_TASK = "worker.tasks.poll_repositories_task"
-SWEEP_TASK = "worker.tasks.sweep_deliveries_task"
-SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
-VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
-TASK_NAMES = (RECONCILE_TASK, POLL_TASK, SWEEP_TASK, SELF_REPAIR_TASK, VERIFY_ALL_TASK)
+from worker.tasknames import (
+    POLL_TASK,
+    QUEUE_NAME,
+    SELF_REPAIR_INTERVAL_S,
+    SELF_REPAIR_TASK,
+    SWEEP_TASK,
+    TASK_NAMES,
+    TASK_SOFT_TIME_LIMIT_S,
+    TASK_TIME_LIMIT_S,
+    VERIFY_ALL_TASK,
+    VISIBILITY_TIMEOUT_S,
+)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -111,7 +110,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 @setup_logging.connect
 def _json_logs(loglevel: int | str | None = None, **_kwargs: Any) -> None:
     """Workers and beat log one JSON line per event, through the receiver's redacting handler."""
-    from worker.logs import configure_logging, settings_secrets
+    from worker.observability.logs import configure_logging, settings_secrets
 
     configure_logging(loglevel or "INFO", secrets=settings_secrets(get_settings()))
 
@@ -123,4 +122,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return celery
 
 
-app = make_celery()
+_app: Celery | None = None
+
+
+def get_app() -> Celery:
+    """The process's app, built on first use (so importing `worker` reads no settings)."""
+    global _app
+    if _app is None:
+        _app = make_celery()
+    return _app

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from worker.celery_app import TASK_TIME_LIMIT_S, is_sql_broker
+from worker.celery_app import is_sql_broker
+from worker.tasknames import TASK_TIME_LIMIT_S
 
 #: Delivered messages younger than this are kept (twice the hard task time limit).
 KEEP_DELIVERED_S = 2.0 * TASK_TIME_LIMIT_S

@@ -15,15 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from models import utcnow
 from settings import get_settings
-from worker import inbox, services
-from worker.celery_app import (
-    POLL_TASK,
-    RECONCILE_TASK,
-    SELF_REPAIR_TASK,
-    SWEEP_TASK,
-    VERIFY_ALL_TASK,
-    app,
-)
+from worker import composition as services
+from worker.celery_app import get_app
 from worker.embedded_broker import purge_delivered
 from worker.errors import (
     CatalogSyncError,
@@ -31,10 +24,19 @@ from worker.errors import (
     RateLimitedError,
     TransientSourceError,
 )
-from worker.queue import MAX_COUNTDOWN_S, enqueue_reconcile
+from worker.inbox import store as inbox
+from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
 from worker.sync.reconcile import Result, due_repositories, reconcile
+from worker.tasknames import (
+    POLL_TASK,
+    RECONCILE_TASK,
+    SELF_REPAIR_TASK,
+    SWEEP_TASK,
+    VERIFY_ALL_TASK,
+)
 
 log = logging.getLogger(__name__)
+app = get_app()
 
 #: Retries of a reconcile that failed for a reason worth retrying (5xx, timeouts, DB restart).
 MAX_RETRIES = 8
@@ -142,7 +144,7 @@ def verify_all_task() -> int:
 @app.task(name=SELF_REPAIR_TASK)
 def self_repair_task() -> int:
     """Ask GitHub to redeliver the failed deliveries of each watched hook (3-day window)."""
-    from worker.self_repair import redeliver_failed
+    from worker.github.redelivery import redeliver_failed
 
     settings = get_settings()
     if not (settings.github_token or settings.uses_github_app):

@@ -1,6 +1,6 @@
 """Process management for the end-to-end tests: the real commands, real servers, no leftovers.
 
-The processes are started from `worker.runner.commands()` (what `deploy/commands.json` and so
+The processes are started from `worker.cli.run.commands()` (what `deploy/commands.json` and so
 docker-compose run), each in its own session so that a whole process tree (gunicorn's workers,
 Celery's pool) can be signalled or killed as a group. Every process a test starts is registered
 with a `Stack` and killed at teardown, failed test or not; its output goes to a file under the
@@ -27,7 +27,7 @@ import psycopg2
 
 from tests.fakes.github import blob_sha
 from tests.servers import free_port, wait_for_port
-from worker.runner import COMMANDS_FILE, commands
+from worker.cli.run import COMMANDS_FILE, commands
 
 ROOT = Path(__file__).resolve().parents[2]
 BINDIR = Path(sys.executable).parent

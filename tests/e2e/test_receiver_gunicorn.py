@@ -26,16 +26,17 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
-import worker.queue
+import worker.inbox.publish
 from models import WebhookDelivery, make_engine, utcnow
 from models.migrate import upgrade
 from settings import Settings
 from tests.conftest import SHARED
 from tests.servers import PostgresServer, RedisServer, create_database, free_port, wait_for_port
 from webhook.signature import sign
-from worker import inbox
-from worker.celery_app import QUEUE_NAME, make_celery
-from worker.queue import Publisher
+from worker.celery_app import make_celery
+from worker.inbox import store as inbox
+from worker.inbox.publish import Publisher
+from worker.tasknames import QUEUE_NAME
 
 pytestmark = pytest.mark.e2e
 
@@ -182,18 +183,18 @@ def test_receiver_under_gunicorn(
     burst_latencies = [elapsed for _, _, elapsed in answers]
     assert [code for code, _, _ in answers] == [202] * BURST
     assert receiver.count("pending") == BURST
-    time.sleep(worker.queue.HEALTH_CACHE_S + 0.2)  # a worker that saw no failure re-probes
+    time.sleep(worker.inbox.publish.HEALTH_CACHE_S + 0.2)  # a worker that saw no failure re-probes
     code, doc, _ = receiver.request("GET", "/health")
     assert (code, doc["broker"], doc["database"]) == (503, "down", "ok")
 
     # Broker back (empty: no persistence): one sweep queues every stored delivery.
     redis_server.start()
     settings = Settings(celery_broker_url=receiver.broker_url)
-    monkeypatch.setattr(worker.queue, "_default", Publisher(make_celery(settings)))
+    monkeypatch.setattr(worker.inbox.publish, "_default", Publisher(make_celery(settings)))
     sweep_started = time.perf_counter()
     result = inbox.sweep_pending(
         receiver.engine,
-        worker.queue.enqueue_reconcile,
+        worker.inbox.publish.enqueue_reconcile,
         utcnow() + timedelta(seconds=10),
         max_attempts=5,
     )

@@ -1,7 +1,7 @@
 """The whole system under normal operation and under faults (issue 7, "end to end").
 
 gunicorn, a Celery worker and beat run as separate processes, started with the commands
-docker-compose runs (`worker.runner.commands`, from `deploy/commands.json`), on a PostgreSQL
+docker-compose runs (`worker.cli.run.commands`, from `deploy/commands.json`), on a PostgreSQL
 and a Redis of the test's own, with the fake GitHub sending signed push deliveries.
 """
 

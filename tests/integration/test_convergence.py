@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from models import CatalogItem, Repository, session_factory
-from worker.queries import live_items
+from worker.cli.views import live_items
 from worker.sync.catalog import CatalogRules, FileError, classify, parse_item
 from worker.sync.folder import walk_folder
 from worker.sync.local_source import LocalSource

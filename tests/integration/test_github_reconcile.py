@@ -12,10 +12,10 @@ from sqlalchemy import Engine, select, text
 
 from models import Repository, SyncRun, session_factory
 from tests.fakes.github import FakeGitHub, FakeRepo
-from worker.github_client import GitHubClient, RetryPolicy
-from worker.queries import live_items
+from worker.cli.views import live_items
+from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.source import GitHubSource
 from worker.sync.catalog import CatalogRules
-from worker.sync.github_source import GitHubSource
 from worker.sync.reconcile import LOCK_CLASS, Options, Result, reconcile
 from worker.sync.source import Head, Listing
 

@@ -16,8 +16,8 @@ import pytest
 
 from tests.fakes.github import FakeGitHub, RecordingReceiver, blob_sha, rsa_key_pair
 from worker.errors import AuthError, NotFoundError, RateLimitedError, TransientSourceError
-from worker.github_client import GitHubClient, RetryPolicy
-from worker.self_repair import redeliver_failed
+from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.redelivery import redeliver_failed
 from worker.sync.catalog import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
 from worker.sync.source import Head
 
@@ -43,7 +43,7 @@ def client_for(fake: FakeGitHub, **kwargs) -> GitHubClient:
 
 
 def test_cold_sync_of_300_items_is_a_handful_of_requests(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     files = catalog(300)
     repo = make_repo("acme/catalog", files)
@@ -67,7 +67,7 @@ def test_cold_sync_of_300_items_is_a_handful_of_requests(fake_github, make_repo,
 def test_changed_push_reads_4_blobs_and_unchanged_poll_is_one_304(
     fake_github, make_repo, github_client
 ):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(302))
     source = GitHubSource(github_client, "acme/catalog", "main")
@@ -102,7 +102,7 @@ def test_changed_push_reads_4_blobs_and_unchanged_poll_is_one_304(
 
 
 def test_three_502s_then_success_are_retried_and_counted(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5))
     fake_github.fail_next(3, 502, path="/commits/")
@@ -119,7 +119,7 @@ def test_three_502s_then_success_are_retried_and_counted(fake_github, make_repo,
 
 
 def test_timeouts_are_retried_and_pygithub_shares_the_auth(fake_github, make_repo):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5))
     client = client_for(fake_github)
@@ -133,7 +133,7 @@ def test_timeouts_are_retried_and_pygithub_shares_the_auth(fake_github, make_rep
 
 
 def test_5xx_beyond_the_attempts_is_a_transient_error(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     make_repo("acme/catalog", catalog(5))
     fake_github.fail_next(10, 502, path="/commits/")
@@ -143,7 +143,7 @@ def test_5xx_beyond_the_attempts_is_a_transient_error(fake_github, make_repo, gi
 
 
 def test_primary_rate_limit_with_2s_reset_is_waited_out(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5))
     fake_github.exhaust_rate_limit(reset_in=2)
@@ -155,7 +155,7 @@ def test_primary_rate_limit_with_2s_reset_is_waited_out(fake_github, make_repo, 
 
 
 def test_rate_limit_beyond_the_bound_raises_with_reset_time(fake_github, make_repo):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     make_repo("acme/catalog", catalog(5))
     fake_github.exhaust_rate_limit(reset_in=600)
@@ -169,7 +169,7 @@ def test_rate_limit_beyond_the_bound_raises_with_reset_time(fake_github, make_re
 
 
 def test_secondary_rate_limit_honours_retry_after(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5))
     fake_github.secondary_rate_limit(1, retry_after=1, status=429)
@@ -182,7 +182,7 @@ def test_secondary_rate_limit_honours_retry_after(fake_github, make_repo, github
 def test_bad_token_is_an_auth_error_naming_the_repo_without_the_token(
     fake_github, make_repo, caplog
 ):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     make_repo("acme/catalog", catalog(5))
     secret = "ghp_THIS_IS_A_SECRET_TOKEN_123"
@@ -198,7 +198,7 @@ def test_bad_token_is_an_auth_error_naming_the_repo_without_the_token(
 
 
 def test_missing_branch_repo_or_access_are_not_found(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     make_repo("acme/catalog", catalog(5))
     make_repo("acme/private", catalog(5), private_to={"someone-else"})
@@ -220,7 +220,7 @@ def _nested() -> dict[str, str | bytes]:
 
 
 def test_truncated_tree_is_completed_by_walking_subtrees(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", _nested())
     source = GitHubSource(github_client, "acme/catalog", None)
@@ -243,7 +243,7 @@ def _key(entry):
 def test_a_level_github_cannot_list_is_listed_from_the_tarball(
     fake_github, make_repo, github_client
 ):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", {f"skills/s{i}.md": "x" * i for i in range(60)})
     full = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
@@ -260,8 +260,8 @@ def test_a_walk_over_budget_lists_from_the_tarball(
     fake_github, make_repo, github_client, monkeypatch
 ):
     """At 100,000 items a folder-by-folder walk would cost the whole rate limit."""
-    from worker.sync import github_source
-    from worker.sync.github_source import GitHubSource
+    from worker.github import source as github_source
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", _nested())
     full = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
@@ -276,7 +276,7 @@ def test_a_walk_over_budget_lists_from_the_tarball(
 
 def _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch):
     """A repository GitHub's tree API truncates and a walk cannot afford: tarball-listed."""
-    from worker.sync import github_source
+    from worker.github import source as github_source
 
     files = _nested()
     repo = make_repo("acme/catalog", files)
@@ -288,7 +288,7 @@ def _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch):
 def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
     fake_github, make_repo, github_client, monkeypatch
 ):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
     source = GitHubSource(github_client, "acme/catalog", None)
@@ -307,7 +307,7 @@ def test_the_listing_tarball_is_read_from_disk_not_downloaded_again(
 
 def test_a_tarball_cut_mid_stream_is_downloaded_again(fake_github, make_repo, github_client):
     """urllib3 raises a cut body raw (`ProtocolError`): the read must still retry it."""
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     files = _nested()
     repo = make_repo("acme/catalog", files)
@@ -324,7 +324,7 @@ def test_a_tarball_cut_mid_stream_is_downloaded_again(fake_github, make_repo, gi
 def test_a_listing_tarball_cut_mid_stream_is_an_incomplete_listing(
     fake_github, make_repo, github_client, monkeypatch
 ):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
     fake_github.cut_bodies(1, after_bytes=1500, path="/_codeload/")
@@ -341,8 +341,8 @@ def test_a_listing_tarball_cut_mid_stream_is_an_incomplete_listing(
 
 def test_a_full_disk_does_not_cost_the_listing(fake_github, make_repo, github_client, monkeypatch):
     """The spool is a saving: if it cannot be written, the listing is still complete."""
-    from worker.sync import github_source
-    from worker.sync.github_source import GitHubSource
+    from worker.github import source as github_source
+    from worker.github.source import GitHubSource
 
     class FullDisk:
         def write(self, data: bytes) -> int:
@@ -363,7 +363,7 @@ def test_a_full_disk_does_not_cost_the_listing(fake_github, make_repo, github_cl
 
 
 def test_a_spool_of_another_commit_is_not_read(fake_github, make_repo, github_client, monkeypatch):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     _, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
     source = GitHubSource(github_client, "acme/catalog", None)
@@ -379,7 +379,7 @@ def test_a_spool_of_another_commit_is_not_read(fake_github, make_repo, github_cl
 
 
 def test_modes_and_reads_skip_what_is_not_the_wanted_blob(fake_github, make_repo, github_client):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5))
     repo.write("tools/run.sh", "#!/bin/sh\n", executable=True)
@@ -408,7 +408,7 @@ def test_modes_and_reads_skip_what_is_not_the_wanted_blob(fake_github, make_repo
 
 
 def test_github_app_auth_end_to_end_with_token_refresh(fake_github, make_repo, caplog):
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", catalog(5), private_to={"app-installation-77"})
     private, public = rsa_key_pair()

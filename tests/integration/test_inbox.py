@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select, update
 from models import Repository, WebhookDelivery, transaction, utcnow
 from settings import Settings
 from tests.servers import free_port
-from worker import inbox
 from worker.celery_app import make_celery
 from worker.errors import BrokerUnavailableError, NotFoundError
-from worker.inbox import DeliveryIn
-from worker.queue import Publisher
+from worker.inbox import store as inbox
+from worker.inbox.publish import Publisher
+from worker.inbox.store import DeliveryIn
 
 REPO = "octo/catalog"
 
@@ -252,7 +252,7 @@ def test_a_pooled_connection_killed_by_a_restart_costs_no_delivery(pg_url: str) 
     """
     from webhook import receiver_engine
     from webhook.views import database_ok
-    from worker.metrics import DatabaseCollector
+    from worker.observability.metrics import DatabaseCollector
 
     def db_up() -> float:
         found = [m for m in DatabaseCollector(engine).collect() if m.name.endswith("db_up")]

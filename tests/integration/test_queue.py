@@ -9,9 +9,10 @@ import redis
 
 from settings import Settings
 from tests.servers import free_port
-from worker.celery_app import QUEUE_NAME, RECONCILE_TASK, celery_config, make_celery
+from worker.celery_app import celery_config, make_celery
 from worker.errors import BrokerUnavailableError
-from worker.queue import MAX_COUNTDOWN_S, Publisher
+from worker.inbox.publish import MAX_COUNTDOWN_S, Publisher
+from worker.tasknames import QUEUE_NAME, RECONCILE_TASK
 
 
 def test_embedded_sql_broker_round_trip(tmp_path: Path) -> None:

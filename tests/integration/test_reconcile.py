@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from models import CatalogFileError, CatalogItem, SyncRun, Team, User, transaction
-from worker.queries import live_items
+from worker.cli.views import live_items
 from worker.sync.catalog import CatalogRules
 from worker.sync.local_source import LocalSource
 from worker.sync.reconcile import Options, reconcile

@@ -29,9 +29,10 @@ from tests.conftest import SHARED
 from tests.servers import free_port
 from webhook import create_app
 from webhook.signature import sign
-from worker.celery_app import QUEUE_NAME, make_celery
-from worker.logs import configure_logging
-from worker.queue import Publisher
+from worker.celery_app import make_celery
+from worker.inbox.publish import Publisher
+from worker.observability.logs import configure_logging
+from worker.tasknames import QUEUE_NAME
 
 PAYLOADS = SHARED / "github-payloads"
 SECRET = b"It's a Secret to Everybody"

@@ -17,9 +17,10 @@ from sqlalchemy import Engine, select
 from models import Repository, SyncRun, WebhookDelivery, session_factory, transaction
 from settings import Settings, get_settings
 from tests.fakes.github import FakeGitHub
-from worker.celery_app import POLL_TASK, make_celery
-from worker.queries import live_items
-from worker.queue import Publisher
+from worker.celery_app import make_celery
+from worker.cli.views import live_items
+from worker.inbox.publish import Publisher
+from worker.tasknames import POLL_TASK
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ docker-compose.yml is validated against the Compose specification's JSON schema 
 ../shared/compose-spec/ beside the checkout), and the pieces that must agree are compared: the
 compose commands and deploy/commands.json (which the end-to-end tests and `catalog-sync run`
 start too), the Dockerfile's final stage, `.env.example` and `settings.Settings`, and the
-metric names the Prometheus and Grafana configuration query and those worker/metrics.py defines.
+metric names the Prometheus and Grafana configuration query and those worker/observability/metrics.py defines.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARDS = GRAFANA / "dashboards"
-METRICS_SOURCE = ROOT / "worker" / "metrics.py"
+METRICS_SOURCE = ROOT / "worker" / "observability" / "metrics.py"
 
 APP_SERVICES = ("migrate", "webhook", "worker", "beat")
 METRIC_RE = re.compile(r"\bcatalog_sync_[a-z0-9_]+\b")
@@ -86,7 +86,7 @@ def _dockerfile_stages() -> list[list[str]]:
 
 
 def _exposed_metric_names() -> set[str]:
-    """Every series name worker/metrics.py can expose, from its constructor calls."""
+    """Every series name worker/observability/metrics.py can expose, from its constructor calls."""
     source = METRICS_SOURCE.read_text()
     suffixes = {
         "Counter": ("_total", "_created"),
@@ -113,10 +113,9 @@ def _exposed_metric_names() -> set[str]:
 
 
 def _require_metrics_source() -> set[str]:
-    if not METRICS_SOURCE.exists():
-        pytest.skip("worker/metrics.py does not exist yet: metric names cannot be checked")
+    assert METRICS_SOURCE.exists(), f"{METRICS_SOURCE} is missing: metric names cannot be checked"
     names = _exposed_metric_names()
-    assert names, "worker/metrics.py defines no catalog_sync_* metric"
+    assert names, "worker/observability/metrics.py defines no catalog_sync_* metric"
     return names
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.logs import REDACTED, configure_logging
+from worker.observability.logs import REDACTED, configure_logging
 
 TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 SIGNATURE = "sha256=" + "ab" * 32

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import Repository, RunOutcome, SyncRun, utcnow
 from models.db import insert_ignoring_conflicts, session_factory, transaction
 from settings import RepoSpec
-from worker import inbox
+from worker.inbox import store as inbox
 from worker.sync.run_result import Result
 from worker.sync.source import Head, Source
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.self_repair import (
+from worker.github.redelivery import (
     REDELIVERY_WINDOW,
     DeliveryRecord,
     redeliver_failed,

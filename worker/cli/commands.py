@@ -1,4 +1,4 @@
-"""The `catalog-sync` command: wiring only; the work is in `worker.sync` and `worker.inbox`.
+"""The `catalog-sync` command: wiring only; the work is in `worker.sync` and `worker.inbox.store`.
 
 Human output goes to stdout, diagnostics to stderr; `--json` prints one JSON document.
 """
@@ -68,7 +68,7 @@ def _targets(
     repos: tuple[str, ...], source: Path | None, repo_name: str | None, fail_code: int
 ) -> list[Any]:
     """(spec, local source or None for GitHub) for each repository the command names."""
-    from worker import services
+    from worker import composition as services
     from worker.errors import CatalogSyncError
 
     settings = _settings()
@@ -102,13 +102,13 @@ def resync(
     force: bool,
 ) -> None:
     """Reconcile now, inline with progress (or queue it with --enqueue)."""
-    from worker import services
+    from worker import composition as services
     from worker.errors import CatalogSyncError
     from worker.sync.reconcile import reconcile
 
     targets = _targets(repos, source, repo_name, 1)
     if enqueue:
-        from worker.queue import enqueue_reconcile
+        from worker.inbox.publish import enqueue_reconcile
 
         for spec, _ in targets:
             try:
@@ -156,7 +156,7 @@ def verify(
     repos: tuple[str, ...], source: Path | None, repo_name: str | None, as_json: bool
 ) -> None:
     """Report drift between git and the table; writes nothing. Exit 0 none, 1 drift, 2 error."""
-    from worker import services
+    from worker import composition as services
     from worker.errors import CatalogSyncError
     from worker.sync.reconcile import reconcile
 
@@ -240,8 +240,8 @@ def _short(sha: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def status(as_json: bool) -> None:
     """Per repository: branch, synced SHA, head, lag, items, errors, pending deliveries."""
-    from worker import services
-    from worker.queries import repo_statuses
+    from worker import composition as services
+    from worker.cli.views import repo_statuses
 
     rows = repo_statuses(services.engine())
     if as_json:
@@ -284,8 +284,8 @@ def status(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def items(repo: str | None, as_json: bool) -> None:
     """Live catalog items (all repositories, or REPO's)."""
-    from worker import services
-    from worker.queries import live_items
+    from worker import composition as services
+    from worker.cli.views import live_items
 
     rows = live_items(services.engine(), repo)
     if as_json:
@@ -313,8 +313,8 @@ def items(repo: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def errors(as_json: bool) -> None:
     """Per-file errors: which file, which blob, what is wrong."""
-    from worker import services
-    from worker.queries import file_errors
+    from worker import composition as services
+    from worker.cli.views import file_errors
 
     rows = file_errors(services.engine())
     if as_json:
@@ -335,7 +335,8 @@ def errors(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def deliveries(status_: str | None, limit: int, as_json: bool) -> None:
     """Stored webhook deliveries, newest first."""
-    from worker import inbox, services
+    from worker import composition as services
+    from worker.inbox import store as inbox
 
     rows = inbox.list_deliveries(services.engine(), status=status_, limit=limit)
     docs = [inbox.delivery_as_json(d) for d in rows]
@@ -364,8 +365,9 @@ def deliveries(status_: str | None, limit: int, as_json: bool) -> None:
 @click.argument("delivery_id")
 def redeliver(delivery_id: str) -> None:
     """Re-queue a stored delivery (its repository is reconciled again)."""
-    from worker import inbox, services
+    from worker import composition as services
     from worker.errors import CatalogSyncError
+    from worker.inbox import store as inbox
 
     try:
         record = inbox.redeliver(services.engine(), delivery_id)
@@ -403,7 +405,7 @@ def upgrade(revision: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     """Webhook receiver, worker and scheduler together, for one machine."""
-    from worker.runner import run_all
+    from worker.cli.run import run_all
 
     sys.exit(run_all(host, port))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.github_client import GitHubClient, repo_path
+from worker.github.client import GitHubClient, repo_path
 
 log = logging.getLogger(__name__)
 

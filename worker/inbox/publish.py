@@ -17,15 +17,9 @@ from celery import Celery
 from kombu import Connection
 from kombu.exceptions import KombuError
 
-from worker.celery_app import (
-    QUEUE_NAME,
-    RECONCILE_TASK,
-    VISIBILITY_TIMEOUT_S,
-    app,
-    broker_transport_options,
-    is_sql_broker,
-)
+from worker.celery_app import broker_transport_options, get_app, is_sql_broker
 from worker.errors import BrokerUnavailableError
+from worker.tasknames import QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
 
 #: Redis re-delivers a message whose countdown outlives the visibility timeout; stay below it.
 MAX_COUNTDOWN_S = VISIBILITY_TIMEOUT_S / 2
@@ -183,11 +177,11 @@ _default_lock = threading.Lock()
 
 
 def default_publisher() -> Publisher:
-    """The process-wide publisher for `worker.celery_app.app`."""
+    """The process-wide publisher for the process's Celery app."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Publisher(app)
+            _default = Publisher(get_app())
         return _default
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from models import DeliveryStatus, Repository, WebhookDelivery, transaction, utcnow
 from models.db import insert_for, insert_ignoring_conflicts, retry_on_dead_connection
-from worker.celery_app import TASK_TIME_LIMIT_S
 from worker.errors import BrokerUnavailableError, NotFoundError
+from worker.tasknames import TASK_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ ERROR_MAX_CHARS = 2000
 
 
 class Enqueue(Protocol):
-    """What the sweeper calls per row; `worker.queue.enqueue_reconcile` fits."""
+    """What the sweeper calls per row; `worker.inbox.publish.enqueue_reconcile` fits."""
 
     def __call__(self, full_name: str, trigger: str, *, delivery_id: str | None = ...) -> None: ...
 
@@ -503,7 +503,7 @@ def redeliver(engine: Engine, delivery_id: str, enqueue: Enqueue | None = None) 
     if record is None:
         raise NotFoundError(f"no stored delivery {delivery_id!r}", reason="no_such_delivery")
     if enqueue is None:
-        from worker.queue import enqueue_reconcile
+        from worker.inbox.publish import enqueue_reconcile
 
         enqueue = enqueue_reconcile
     try:

@@ -20,7 +20,7 @@ from worker.sync.reconcile import Options
 from worker.sync.source import Source
 
 if TYPE_CHECKING:
-    from worker.github_client import GitHubClient
+    from worker.github.client import GitHubClient
 
 
 def engine(settings: Settings | None = None) -> Engine:
@@ -49,7 +49,7 @@ def repo_spec(name: str, settings: Settings | None = None) -> RepoSpec:
 
 def github_source(spec: RepoSpec, settings: Settings | None = None) -> Source:
     """A GitHub source for `spec`, authenticated as the settings say."""
-    from worker.sync.github_source import GitHubSource
+    from worker.github.source import GitHubSource
 
     s = settings or get_settings()
     if not (s.github_token or s.uses_github_app):
@@ -67,7 +67,7 @@ _clients: dict[tuple[object, ...], GitHubClient] = {}
 def github_client(settings: Settings | None = None) -> GitHubClient:
     """One GitHub client per process and credentials: its connection pool, rate-limit view
     and (GitHub App) installation token are reused across runs instead of fetched anew."""
-    from worker.github_client import GitHubClient
+    from worker.github.client import GitHubClient
 
     s = settings or get_settings()
     key = (

@@ -1,0 +1,1 @@
+"""Logs (JSON events, secrets redacted) and Prometheus metrics shared by every process."""
