@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 
 from models import Repository, WebhookDelivery, make_engine
 from settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.servers import free_port
 from webhook import create_app
 from webhook.signature import sign
@@ -33,7 +33,7 @@ from worker.celery_app import QUEUE_NAME, make_celery
 from worker.logs import configure_logging
 from worker.queue import Publisher
 
-PAYLOADS = SHARED / "github-payloads"
+PAYLOADS = DATA / "github-payloads"
 SECRET = b"It's a Secret to Everybody"
 REPOS = "Codertocat/Hello-World,bkeepers-inc/test@bkeepers-patch-3"
 PROBOT = PAYLOADS / "probot" / "push.json"
