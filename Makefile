@@ -3,7 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
+# uv installs .venv from uv.lock. A working uv on PATH is used as it is; otherwise this pinned
+# release (one that reads uv.lock's format) goes into a project-local venv, .tools: a system
+# Python that is "externally managed" (PEP 668, e.g. Debian's) refuses `pip install` outside one.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
 .PHONY: help env system-deps lint typecheck test test-fast demo bench run clean
@@ -13,10 +18,14 @@ help:
 	@echo "make test   ruff, mypy and the whole suite on real PostgreSQL and Redis"
 	@echo "make bench  every benchmark under bench/, figures into bench/RESULTS.md"
 
-# The Python environment, exactly as locked in uv.lock.
-$(BIN)/catalog-sync: pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra dev
+$(TOOLS)/bin/uv:
+	@$(PYTHON) -m venv $(TOOLS) || { rm -rf $(TOOLS); \
+	  echo "make: '$(PYTHON) -m venv' failed: on Debian/Ubuntu, apt-get install python3-venv" >&2; exit 1; }
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The Python environment, exactly as locked in uv.lock, on the interpreter $(PYTHON) names.
+$(BIN)/catalog-sync: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	@touch $@
 
 env: $(BIN)/catalog-sync
@@ -55,5 +64,10 @@ bench: env system-deps
 run: env
 	$(BIN)/catalog-sync run
 
+# Everything `make env/demo/test` and `catalog-sync run` (from the checkout) leave behind.
 clean:
-	rm -rf $(VENV) catalog-sync.sqlite catalog-sync-broker.sqlite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(TOOLS) $(VENV) *.egg-info build dist bench/.work
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f catalog-sync.sqlite catalog-sync.sqlite-* catalog-sync-broker.sqlite catalog-sync-broker.sqlite-*
+	rm -f celerybeat-schedule celerybeat-schedule.*
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
