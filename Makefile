@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo $(TOOLS)/bin/uv)
+ifeq ($(UV),$(TOOLS)/bin/uv)
+# Trust what pip trusted when it installed that uv: the system's certificate store.
+export UV_SYSTEM_CERTS ?= 1
+endif
 PYTEST_ARGS ?=
 
 .PHONY: help env system-deps lint typecheck test test-fast demo bench run clean
