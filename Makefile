@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 .PHONY: help env system-deps lint typecheck test test-fast demo bench run clean
 
 help:
-	@echo "make demo   sync examples/catalog into a local SQLite database (no server, no network)"
+	@echo "make demo   sync examples/catalog into a local SQLite database (no server, no GitHub)"
 	@echo "make test   ruff, mypy and the whole suite on real PostgreSQL and Redis"
 	@echo "make bench  every benchmark under bench/, figures into bench/RESULTS.md"
 
@@ -34,11 +34,12 @@ $(BIN)/catalog-sync: pyproject.toml uv.lock | $(UV)
 
 env: $(BIN)/catalog-sync
 
-# PostgreSQL and Redis binaries for the test servers (the suite starts its own).
+# PostgreSQL and Redis binaries for the test servers (the suite starts its own), unless
+# CATALOG_SYNC_TEST_PG_URL / CATALOG_SYNC_TEST_REDIS_URL name servers that already run.
 system-deps:
 	@missing=""; \
-	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -n "$$CATALOG_SYNC_TEST_PG_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
+	[ -n "$$CATALOG_SYNC_TEST_REDIS_URL" ] || command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
