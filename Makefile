@@ -3,29 +3,43 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
+# uv installs .venv from uv.lock. A working uv on PATH is used as it is; otherwise this pinned
+# release (one that reads uv.lock's format) goes into a project-local venv, .tools: a system
+# Python that is "externally managed" (PEP 668, e.g. Debian's) refuses `pip install` outside one.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo $(TOOLS)/bin/uv)
+ifeq ($(UV),$(TOOLS)/bin/uv)
+# Trust what pip trusted when it installed that uv: the system's certificate store.
+export UV_SYSTEM_CERTS ?= 1
+endif
 PYTEST_ARGS ?=
 
 .PHONY: help env system-deps lint typecheck test test-fast demo bench run clean
 
 help:
-	@echo "make demo   sync examples/catalog into a local SQLite database (no server, no network)"
+	@echo "make demo   sync examples/catalog into a local SQLite database (no server, no GitHub)"
 	@echo "make test   ruff, mypy and the whole suite on real PostgreSQL and Redis"
 	@echo "make bench  every benchmark under bench/, figures into bench/RESULTS.md"
 
-# The Python environment, exactly as locked in uv.lock.
-$(BIN)/catalog-sync: pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra dev
+$(TOOLS)/bin/uv:
+	@$(PYTHON) -m venv $(TOOLS) || { rm -rf $(TOOLS); \
+	  echo "make: '$(PYTHON) -m venv' failed: on Debian/Ubuntu, apt-get install python3-venv" >&2; exit 1; }
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The Python environment, exactly as locked in uv.lock, on the interpreter $(PYTHON) names.
+$(BIN)/catalog-sync: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	@touch $@
 
 env: $(BIN)/catalog-sync
 
-# PostgreSQL and Redis binaries for the test servers (the suite starts its own).
+# PostgreSQL and Redis binaries for the test servers (the suite starts its own), unless
+# CATALOG_SYNC_TEST_PG_URL / CATALOG_SYNC_TEST_REDIS_URL name servers that already run.
 system-deps:
 	@missing=""; \
-	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -n "$$CATALOG_SYNC_TEST_PG_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
+	[ -n "$$CATALOG_SYNC_TEST_REDIS_URL" ] || command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -55,5 +69,10 @@ bench: env system-deps
 run: env
 	$(BIN)/catalog-sync run
 
+# Everything `make env/demo/test` and `catalog-sync run` (from the checkout) leave behind.
 clean:
-	rm -rf $(VENV) catalog-sync.sqlite catalog-sync-broker.sqlite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(TOOLS) $(VENV) *.egg-info build dist bench/.work
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f catalog-sync.sqlite catalog-sync.sqlite-* catalog-sync-broker.sqlite catalog-sync-broker.sqlite-*
+	rm -f celerybeat-schedule celerybeat-schedule.*
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -13,7 +13,6 @@ generator, PostgreSQL and Redis) share the machine's 2 cores, as they would on a
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from worker.tasknames import QUEUE_NAME
 
 SECRET = "bench-webhook-secret"
 REPO = "Codertocat/Hello-World"
-PAYLOAD = ROOT.parent / "shared/github-payloads/octokit-webhooks/push/with-new-branch.payload.json"
+PAYLOAD = ROOT / "tests/data/github-payloads/octokit-webhooks/push/with-new-branch.payload.json"
 THROUGHPUT_REQUESTS = 1000
 RATE = 100.0
 RATE_REQUESTS = 500
@@ -43,7 +42,7 @@ BREAKDOWN_REQUESTS = 300
 def run(ctx: Context) -> list[Figure]:
     scale = 0.2 if ctx.quick else 1.0
     body = ctx.tmp / "push.json"
-    body.write_bytes(PAYLOAD.read_bytes() if PAYLOAD.exists() else _payload())
+    body.write_bytes(PAYLOAD.read_bytes())
     db_url = ctx.fresh_db()
     env = {
         "DATABASE_URL": db_url,
@@ -265,30 +264,3 @@ def _check(db_url: str, redis_url: str) -> tuple[int, int]:
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _payload() -> bytes:
-    """A minimal push to the watched repository's default branch (if the fixture is absent)."""
-    sha = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
-    return json.dumps(
-        {
-            "ref": "refs/heads/master",
-            "before": "0" * 40,
-            "after": sha,
-            "created": True,
-            "deleted": False,
-            "forced": False,
-            "commits": [],
-            "head_commit": None,
-            "repository": {
-                "id": 186853002,
-                "full_name": REPO,
-                "name": "Hello-World",
-                "owner": {"login": "Codertocat", "name": "Codertocat"},
-                "default_branch": "master",
-                "master_branch": "master",
-            },
-            "pusher": {"name": "Codertocat"},
-            "sender": {"login": "Codertocat"},
-        }
-    ).encode()

@@ -4,7 +4,10 @@
 # then syncs again to show that a second reconcile changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/catalog-sync.sqlite}"
+# Its own database and the example's layout, whatever the shell or a `.env` says: an exported
+# DATABASE_URL must not receive the example catalog.
+export DATABASE_URL="sqlite:///$PWD/catalog-sync.sqlite"
+export CATALOG_ROOTS="skills:skill,mcps:mcp,tools:tool"
 cs=.venv/bin/catalog-sync
 echo "== catalog-sync db upgrade"; $cs db upgrade
 echo "== catalog-sync lint examples/catalog"; $cs lint examples/catalog

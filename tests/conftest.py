@@ -17,7 +17,9 @@ from tests.servers import PostgresServer, RedisServer, create_database, with_dat
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+#: Recorded third-party files the tests read (GitHub payloads, the Compose schema), with their
+#: licences: inside the repository, so a bare clone runs the whole suite.
+DATA = Path(__file__).resolve().parent / "data"
 _counter = itertools.count()
 
 

@@ -48,6 +48,15 @@ def _pg_bindir() -> Path:
     return Path(candidates[0]).parent
 
 
+def _runuser() -> str:
+    """util-linux's runuser lives in /usr/sbin, which a plain user's PATH often leaves out."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    found = shutil.which("runuser", path=path)
+    if not found:
+        raise RuntimeError("runuser not found: install the Debian package util-linux")
+    return found
+
+
 class PostgresServer:
     """A PostgreSQL cluster in a temporary folder; `stop()`/`start()` simulate an outage."""
 
@@ -78,7 +87,7 @@ class PostgresServer:
 
     def _run(self, argv: list[str]) -> None:
         if self.as_root:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
+            argv = [_runuser(), "-u", "postgres", "--", *argv]
         subprocess.run(argv, check=True, capture_output=True, cwd=self.tmp)
 
     def start(self) -> None:

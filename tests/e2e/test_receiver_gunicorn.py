@@ -30,7 +30,7 @@ import worker.inbox.publish
 from models import WebhookDelivery, make_engine, utcnow
 from models.migrate import upgrade
 from settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.servers import PostgresServer, RedisServer, create_database, free_port, wait_for_port
 from webhook.signature import sign
 from worker.celery_app import make_celery
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-secret"
 BODY = (
-    SHARED / "github-payloads" / "octokit-webhooks" / "push" / "with-new-branch.payload.json"
+    DATA / "github-payloads" / "octokit-webhooks" / "push" / "with-new-branch.payload.json"
 ).read_bytes()
 BURST = 200
 

@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 
 from models import Repository, WebhookDelivery, make_engine
 from settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.servers import free_port
 from webhook import create_app
 from webhook.signature import sign
@@ -34,7 +34,7 @@ from worker.inbox.publish import Publisher
 from worker.observability.logs import configure_logging
 from worker.tasknames import QUEUE_NAME
 
-PAYLOADS = SHARED / "github-payloads"
+PAYLOADS = DATA / "github-payloads"
 SECRET = b"It's a Secret to Everybody"
 REPOS = "Codertocat/Hello-World,bkeepers-inc/test@bkeepers-patch-3"
 PROBOT = PAYLOADS / "probot" / "push.json"

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 import pytest
 
 from settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason
 
-PAYLOADS = SHARED / "github-payloads"
+PAYLOADS = DATA / "github-payloads"
 PUSHES = [
     *sorted((PAYLOADS / "octokit-webhooks" / "push").glob("*.json")),
     PAYLOADS / "probot" / "push.json",

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from webhook.signature import SignatureError, sign, verify
 
-VECTOR = json.loads((SHARED / "github-payloads" / "signature-vector.json").read_text())[
+VECTOR = json.loads((DATA / "github-payloads" / "signature-vector.json").read_text())[
     "github_docs_vector"
 ]
 SECRET = VECTOR["secret"].encode()
