@@ -43,7 +43,7 @@ def gh(fake: FakeGitHub, token: str | None = None) -> Github:
     )
 
 
-def test_pygithub_reads_repo_branch_commit_tree_blob_contents_compare(fake_github, make_repo):
+def test_pygithub_reads_repo_commit_tree_blob_contents(fake_github, make_repo):
     repo = make_repo("acme/catalog", FILES)
     first = repo.head
     repo.write("skills/pdf/SKILL.md", "---\nname: pdf2\n---\n")
@@ -53,11 +53,7 @@ def test_pygithub_reads_repo_branch_commit_tree_blob_contents_compare(fake_githu
 
     r = gh(fake_github).get_repo("acme/catalog")
     assert (r.full_name, r.default_branch, r.private) == ("acme/catalog", "main", False)
-    assert r.get_branch("main").commit.sha == second
-    assert r.get_git_ref("heads/main").object.sha == second
     assert r.get_commit("main").sha == second
-    git_commit = r.get_git_commit(second)
-    assert git_commit.parents[0].sha == first and git_commit.message == "edit"
     tree = r.get_git_tree(second, recursive=True)
     blobs = {e.path: e for e in tree.tree if e.type == "blob"}
     assert set(blobs) == {
@@ -77,15 +73,6 @@ def test_pygithub_reads_repo_branch_commit_tree_blob_contents_compare(fake_githu
         "skills/pdf/SKILL.md",
         "skills/pdf/helper.py",
     }
-    cmp = r.compare(first, second)
-    assert (cmp.status, cmp.ahead_by, cmp.behind_by) == ("ahead", 1, 0)
-    statuses = {f.filename: (f.status, f.previous_filename) for f in cmp.files}
-    assert statuses == {
-        "skills/pdf/SKILL.md": ("modified", None),
-        "mcps/gh.json": ("renamed", "mcps/github.json"),
-    }
-    core = gh(fake_github).get_rate_limit().resources.core
-    assert core.limit == 5000 and core.remaining < 5000
 
 
 def test_commit_sha_media_type_etag_and_304_are_free(fake_github, make_repo):
@@ -264,8 +251,6 @@ def test_form_hooks_force_push_drop_fail_and_redeliver(fake_github, make_repo):
         assert failed.status_code == 502 and len(fake_github.deliveries_for(hook.hook_id)) == 3
 
         base = f"{fake_github.url}/repos/acme/catalog/hooks/{hook.hook_id}/deliveries"
-        detail = requests.get(f"{base}/{failed.id}", headers=auth(fake_github)).json()
-        assert detail["request"]["payload"]["after"] == repo.head
         assert (
             requests.post(f"{base}/{failed.id}/attempts", headers=auth(fake_github)).status_code
             == 202
