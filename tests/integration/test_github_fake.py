@@ -286,3 +286,27 @@ def test_app_jwt_is_verified_and_installation_tokens_expire(fake_github, make_re
         {"iat": now - 900, "exp": now - 300, "iss": "42"}, private, algorithm="RS256"
     )
     assert requests.post(url, headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+
+
+def test_app_hook_deliveries_answer_the_app_jwt_only_and_redeliver(fake_github, make_repo):
+    private, public = rsa_key_pair()
+    fake_github.register_app(42, public, installation_id=7)
+    now = int(time.time())
+    app_jwt = jwt.encode(
+        {"iat": now - 60, "exp": now + 500, "iss": "42"}, private, algorithm="RS256"
+    )
+    bearer = {"Authorization": f"Bearer {app_jwt}"}
+    with RecordingReceiver() as receiver:
+        fake_github.add_hook(None, receiver.url, "s3cret")
+        make_repo("acme/catalog", FILES)
+        [delivery] = fake_github.wait_for_deliveries(1)
+        [(headers, body)] = receiver.received
+        assert json.loads(body)["installation"] == {"id": 7}
+        assert headers["X-GitHub-Hook-Installation-Target-Type"] == "integration"
+        base = f"{fake_github.url}/app/hook/deliveries"
+        assert requests.get(base, headers=auth(fake_github)).status_code == 401
+        listed = requests.get(base, headers=bearer).json()
+        assert [(d["guid"], d["installation_id"]) for d in listed] == [(delivery.guid, 7)]
+        assert requests.post(f"{base}/{delivery.id}/attempts", headers=bearer).status_code == 202
+        fake_github.wait_for_deliveries(2)
+        assert receiver.received[-1][0]["X-GitHub-Delivery"] == delivery.guid
