@@ -25,6 +25,7 @@ from worker.inbox.status import (
 )
 from worker.inbox.store import DeliveryIn, store_delivery, valid_hook_id
 from worker.inbox.sweep import STALE_AFTER_S, sweep_pending
+from worker.repositories import ensure_repository
 
 REPO = "octo/catalog"
 
@@ -71,6 +72,17 @@ def test_store_is_idempotent_and_records_the_hook(engine: Engine) -> None:
     assert watched_hooks(engine) == [("octo/catalog", 42), ("octo/other", 42)]
     with engine.connect() as conn:
         assert conn.scalar(select(Repository.hook_id).where(Repository.full_name == REPO)) == 42
+
+
+def test_ensure_repository_creates_the_row_once_and_records_the_branch(engine: Engine) -> None:
+    with transaction(engine) as session:
+        first = ensure_repository(session, REPO, "main")
+    with transaction(engine) as session:
+        assert ensure_repository(session, REPO) == first  # no branch given: left as it is
+        assert ensure_repository(session, REPO, "release") == first
+    with engine.connect() as conn:
+        rows = conn.execute(select(Repository.full_name, Repository.branch)).all()
+    assert [tuple(r) for r in rows] == [(REPO, "release")]
 
 
 def test_hook_ids_out_of_range_are_dropped() -> None:

@@ -38,6 +38,8 @@ class Enqueue(Protocol):
 
 @dataclass
 class SweepResult:
+    """What one sweep did (the sweep task returns these counts)."""
+
     claimed: int = 0
     queued: int = 0
     retried: int = 0
