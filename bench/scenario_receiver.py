@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from bench.common import emit
 from webhook import create_app
-from worker.inbox import store as inbox
+from worker.inbox import status, store
 
 
 class Timers:
@@ -67,9 +67,9 @@ def main() -> None:
     spent = timers.spent
     publisher = app.extensions["catalog_sync"].publisher
     publisher.enqueue_reconcile = timers.wrap("queue", publisher.enqueue_reconcile)
-    for name in ("store_delivery", "mark_queued"):  # whichever the receiver calls
-        if hasattr(inbox, name):
-            setattr(inbox, name, timers.wrap(name.replace("_", " "), getattr(inbox, name)))
+    for module, name in ((store, "store_delivery"), (status, "mark_queued")):
+        # whichever the receiver calls (it calls them through their modules)
+        setattr(module, name, timers.wrap(name.replace("_", " "), getattr(module, name)))
 
     def send() -> None:
         headers = {

@@ -24,8 +24,10 @@ from worker.errors import (
     RateLimitedError,
     TransientSourceError,
 )
-from worker.inbox import store as inbox
 from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
+from worker.inbox.queries import watched_hooks
+from worker.inbox.status import mark_failed, mark_processing
+from worker.inbox.sweep import sweep_pending
 from worker.sync.reconcile import Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
@@ -70,11 +72,11 @@ def reconcile_repository_task(
         source = services.github_source(spec, settings)
     except ConfigError as exc:
         if delivery_id:
-            inbox.mark_failed(engine, delivery_id, str(exc), dead=True)
+            mark_failed(engine, delivery_id, str(exc), dead=True)
         raise
     try:
         if delivery_id:
-            inbox.mark_processing(engine, delivery_id)
+            mark_processing(engine, delivery_id)
         result = reconcile(
             engine,
             spec.full_name,
@@ -95,7 +97,7 @@ def reconcile_repository_task(
     if countdown is not None and self.request.retries < MAX_RETRIES:
         raise self.retry(countdown=countdown, exc=result.exception)
     if delivery_id:
-        inbox.mark_failed(engine, delivery_id, result.error or "reconcile failed", dead=False)
+        mark_failed(engine, delivery_id, result.error or "reconcile failed", dead=False)
     return result.summary()
 
 
@@ -121,7 +123,7 @@ def poll_repositories_task() -> int:
 def sweep_deliveries_task() -> dict[str, Any]:
     """Queue the stored deliveries the receiver could not (broker down) or that were lost."""
     settings = get_settings()
-    swept = inbox.sweep_pending(
+    swept = sweep_pending(
         services.engine(settings),
         enqueue_reconcile,
         utcnow(),
@@ -152,7 +154,7 @@ def self_repair_task() -> int:
     client = services.github_client(settings)
     since = utcnow() - timedelta(days=3)
     total = 0
-    for full_name, hook_id in inbox.watched_hooks(services.engine(settings)):
+    for full_name, hook_id in watched_hooks(services.engine(settings)):
         try:
             total += len(
                 redeliver_failed(client, full_name, hook_id, since, app=settings.uses_github_app)

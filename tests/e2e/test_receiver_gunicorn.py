@@ -34,8 +34,8 @@ from tests.conftest import DATA
 from tests.servers import PostgresServer, RedisServer, create_database, free_port, wait_for_port
 from webhook.signature import sign
 from worker.celery_app import make_celery
-from worker.inbox import store as inbox
 from worker.inbox.publish import Publisher
+from worker.inbox.sweep import sweep_pending
 from worker.tasknames import QUEUE_NAME
 
 pytestmark = pytest.mark.e2e
@@ -192,7 +192,7 @@ def test_receiver_under_gunicorn(
     settings = Settings(celery_broker_url=receiver.broker_url)
     monkeypatch.setattr(worker.inbox.publish, "_default", Publisher(make_celery(settings)))
     sweep_started = time.perf_counter()
-    result = inbox.sweep_pending(
+    result = sweep_pending(
         receiver.engine,
         worker.inbox.publish.enqueue_reconcile,
         utcnow() + timedelta(seconds=10),

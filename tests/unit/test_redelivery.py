@@ -7,7 +7,7 @@ from typing import Any
 
 from worker.github.redelivery import (
     REDELIVERY_WINDOW,
-    DeliveryRecord,
+    HookDelivery,
     redeliver_failed,
     select_redeliveries,
     window_start,
@@ -17,8 +17,8 @@ NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=30)
 
 
-def rec(id: int, guid: str, minutes_ago: float, status: int) -> DeliveryRecord:
-    return DeliveryRecord(id, guid, NOW - timedelta(minutes=minutes_ago), status)
+def rec(id: int, guid: str, minutes_ago: float, status: int) -> HookDelivery:
+    return HookDelivery(id, guid, NOW - timedelta(minutes=minutes_ago), status)
 
 
 def test_a_failed_event_is_redelivered_once_from_its_latest_attempt():
@@ -72,8 +72,8 @@ def test_from_api_parses_githubs_item():
         "installation_id": None,
         "repository_id": 1,
     }
-    record = DeliveryRecord.from_api(item)
-    assert record == DeliveryRecord(
+    record = HookDelivery.from_api(item)
+    assert record == HookDelivery(
         42, item["guid"], datetime(2021, 5, 12, 20, 33, 44, tzinfo=UTC), 502
     )
     assert not record.ok

@@ -336,10 +336,11 @@ def errors(as_json: bool) -> None:
 def deliveries(status_: str | None, limit: int, as_json: bool) -> None:
     """Stored webhook deliveries, newest first."""
     from worker import composition as services
-    from worker.inbox import store as inbox
+    from worker.inbox.queries import list_deliveries
+    from worker.inbox.records import delivery_as_json
 
-    rows = inbox.list_deliveries(services.engine(), status=status_, limit=limit)
-    docs = [inbox.delivery_as_json(d) for d in rows]
+    rows = list_deliveries(services.engine(), status=status_, limit=limit)
+    docs = [delivery_as_json(d) for d in rows]
     if as_json:
         _emit_json({"deliveries": docs})
         return
@@ -367,10 +368,10 @@ def redeliver(delivery_id: str) -> None:
     """Re-queue a stored delivery (its repository is reconciled again)."""
     from worker import composition as services
     from worker.errors import CatalogSyncError
-    from worker.inbox import store as inbox
+    from worker.inbox.queries import redeliver as redeliver_delivery
 
     try:
-        record = inbox.redeliver(services.engine(), delivery_id)
+        record = redeliver_delivery(services.engine(), delivery_id)
     except CatalogSyncError as exc:
         _fail(str(exc))
     if record.status == "pending":

@@ -23,8 +23,11 @@ REDELIVERY_WINDOW = timedelta(days=3)
 
 
 @dataclass(frozen=True)
-class DeliveryRecord:
-    """The fields of one item of GitHub's "list deliveries" answer that the selection needs."""
+class HookDelivery:
+    """One attempt in GitHub's "list deliveries" of a hook, as far as the selection needs it.
+
+    GitHub's view of a send, one per attempt; not the inbox's `DeliveryRecord` (our stored row).
+    """
 
     id: int
     guid: str
@@ -36,7 +39,7 @@ class DeliveryRecord:
         return 200 <= self.status_code < 300
 
     @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> DeliveryRecord:
+    def from_api(cls, item: Mapping[str, Any]) -> HookDelivery:
         return cls(
             id=int(item["id"]),
             guid=str(item["guid"]),
@@ -51,13 +54,13 @@ def window_start(since: datetime, now: datetime) -> datetime:
 
 
 def select_redeliveries(
-    deliveries: Iterable[DeliveryRecord], since: datetime, now: datetime
+    deliveries: Iterable[HookDelivery], since: datetime, now: datetime
 ) -> list[int]:
     """Ids to redeliver: per event (GUID) never delivered successfully, its latest failed
     attempt inside the window. One success (before or after) means the receiver has the event.
     """
     start = window_start(since, now)
-    by_guid: dict[str, list[DeliveryRecord]] = {}
+    by_guid: dict[str, list[HookDelivery]] = {}
     for record in deliveries:
         by_guid.setdefault(record.guid, []).append(record)
     chosen = []
@@ -93,13 +96,16 @@ def redeliver_failed(
         client.request(
             "POST", f"{base}/{delivery_id}/attempts", what=what, app_jwt=app, expect=(202,)
         )
-        log.info("%s: asked GitHub to redeliver delivery %s", full_name, delivery_id)
+        log.info(
+            "github.redelivery_requested",
+            extra={"repository": full_name, "hook_delivery_id": delivery_id},
+        )
     return ids
 
 
 def _list_deliveries(
     client: GitHubClient, url: str, start: datetime, *, what: str, app: bool
-) -> Iterator[DeliveryRecord]:
+) -> Iterator[HookDelivery]:
     """Newest first, page by page (`per_page=100`), stopping once a page reaches past `start`.
 
     The page that crosses `start` is kept whole: an older failure of an event helps decide
@@ -109,7 +115,7 @@ def _list_deliveries(
     params: dict[str, str | int] | None = {"per_page": 100}
     while next_url:
         resp = client.request("GET", next_url, what=what, params=params, app_jwt=app)
-        page = [DeliveryRecord.from_api(item) for item in resp.json()]
+        page = [HookDelivery.from_api(item) for item in resp.json()]
         yield from page
         if not page or min(r.delivered_at for r in page) < start:
             return

@@ -1,1 +1,6 @@
-"""The webhook inbox: the receiver's store path, status changes, the sweeper, operator queries."""
+"""The webhook inbox: every state change of `webhook_deliveries`, and nothing else.
+
+`store` (the receiver's path: insert and publish in one transaction), `status` (the worker's
+marks), `sweep` (pending rows to queue messages, backoff, dead), `queries` (what operators
+ask), `records` (a stored delivery and its JSON shape), `publish` (fail-fast broker publishes).
+"""

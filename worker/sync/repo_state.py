@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import Repository, RunOutcome, SyncRun, utcnow
 from models.db import insert_ignoring_conflicts, session_factory, transaction
 from settings import RepoSpec
-from worker.inbox import store as inbox
+from worker.inbox.status import mark_done_through
 from worker.sync.run_result import Result
 from worker.sync.source import Head, Source
 
@@ -138,7 +138,7 @@ def record_noop(
             )
         )
         if result.to_sha:
-            inbox.mark_done_through(session, result.full_name, result.to_sha, started)
+            mark_done_through(session, result.full_name, result.to_sha, started)
         if trigger != "poll":
             run = SyncRun(
                 repository_id=repository_id,
@@ -181,7 +181,7 @@ def record(
             repo.last_error = None
             repo.next_poll_at = None
             if result.to_sha:
-                inbox.mark_done_through(session, result.full_name, result.to_sha, started)
+                mark_done_through(session, result.full_name, result.to_sha, started)
         elif result.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
             repo.consecutive_failures += 1
             repo.last_error = result.error
