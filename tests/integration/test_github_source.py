@@ -16,8 +16,9 @@ import pytest
 
 from tests.fakes.github import FakeGitHub, RecordingReceiver, blob_sha, rsa_key_pair
 from worker.errors import AuthError, NotFoundError, RateLimitedError, TransientSourceError
-from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.client import GitHubClient
 from worker.github.redelivery import redeliver_failed
+from worker.github.retry import RetryPolicy
 from worker.sync.catalog import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
 from worker.sync.source import Head
 
