@@ -53,7 +53,8 @@ def make_repo(fake_github: FakeGitHub) -> MakeRepo:
 @pytest.fixture
 def github_client(fake_github: FakeGitHub) -> Iterator[GitHubClient]:
     """Same attempts as production, milliseconds of backoff instead of seconds."""
-    from worker.github.client import GitHubClient, RetryPolicy
+    from worker.github.client import GitHubClient
+    from worker.github.retry import RetryPolicy
 
     fast = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
     client = GitHubClient(fake_github.api_url, token=fake_github.token, timeout=5, retry=fast)

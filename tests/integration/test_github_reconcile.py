@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select, text
 from models import Repository, SyncRun, session_factory
 from tests.fakes.github import FakeGitHub, FakeRepo
 from worker.cli.views import live_items
-from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.client import GitHubClient
+from worker.github.retry import RetryPolicy
 from worker.github.source import GitHubSource
 from worker.sync.catalog import CatalogRules
 from worker.sync.reconcile import LOCK_CLASS, Options, Result, reconcile

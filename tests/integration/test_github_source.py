@@ -16,8 +16,9 @@ import pytest
 
 from tests.fakes.github import FakeGitHub, RecordingReceiver, blob_sha, rsa_key_pair
 from worker.errors import AuthError, NotFoundError, RateLimitedError, TransientSourceError
-from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.client import GitHubClient
 from worker.github.redelivery import redeliver_failed
+from worker.github.retry import RetryPolicy
 from worker.sync.catalog import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
 from worker.sync.source import Head
 
@@ -341,7 +342,7 @@ def test_a_listing_tarball_cut_mid_stream_is_an_incomplete_listing(
 
 def test_a_full_disk_does_not_cost_the_listing(fake_github, make_repo, github_client, monkeypatch):
     """The spool is a saving: if it cannot be written, the listing is still complete."""
-    from worker.github import source as github_source
+    from worker.github import tarball as github_tarball
     from worker.github.source import GitHubSource
 
     class FullDisk:
@@ -352,7 +353,7 @@ def test_a_full_disk_does_not_cost_the_listing(fake_github, make_repo, github_cl
             pass
 
     files, repo = _too_big_for_the_tree_api(fake_github, make_repo, monkeypatch)
-    monkeypatch.setattr(github_source.tempfile, "TemporaryFile", lambda **_: FullDisk())
+    monkeypatch.setattr(github_tarball.tempfile, "TemporaryFile", lambda **_: FullDisk())
     source = GitHubSource(github_client, "acme/catalog", None)
     listing = source.listing(Head(repo.head))
     assert listing.complete and len(listing.entries) == len(files)

@@ -1,40 +1,46 @@
-"""The one door to GitHub: auth, request counting, retries, rate limits and error mapping.
+"""The one door to GitHub: every request counted, retried, rate-limit aware and secret-safe.
 
 PyGithub builds the `Github` object (and, for a GitHub App, keeps the installation token fresh),
 but it cannot send `If-None-Match` and surface a 304, stream a tarball with bounded memory, or
 count its own retries. So every request catalog-sync makes goes through `GitHubClient.request`,
-on a `requests.Session` that carries the same auth header: one place counts each HTTP request
-(retries, redirects and 304s included), retries 5xx/timeouts/resets with jittered exponential
-backoff, waits out rate limits within a bound, and turns 401/404 into clear errors.
+on a `requests.Session` that carries the same auth header (`auth`): one place counts each HTTP
+request (retries, redirects and 304s included), retries 5xx/timeouts/resets and waits out rate
+limits within a bound (`retry`), and turns 401/404 into clear errors.
 
-Secrets never leave this module: the token is only ever put in a request header; messages name
+Secrets never leave the client: the token is only ever put in a request header; messages name
 the repository, the status and the cause, never a header or a query string.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
-from github import Auth, Github, GithubException
+from github import Github
 from requests import Response
 from requests.adapters import HTTPAdapter
 
 from worker.errors import (
     AuthError,
-    ConfigError,
     NotFoundError,
     RateLimitedError,
     SourceError,
     TransientSourceError,
+)
+from worker.github.auth import AppInstallationAuth, TokenFetchError, make_auth, token_error
+from worker.github.retry import (
+    TRANSPORT_ERRORS,
+    RateLimitView,
+    RetryPolicy,
+    read_rate_limit,
+    utc_in,
 )
 
 if TYPE_CHECKING:
@@ -44,78 +50,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "catalog-sync"
 API_VERSION = "2022-11-28"
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try: `attempts` in all per request, full-jitter backoff from `base_delay`."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    rate_limit_waits: int = 3
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**attempt)] (AWS's recommendation)."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-
-
-class _TokenAuth:
-    """A fixed token (a PAT or a fine-grained token)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def header(self, count: Callable[[], None]) -> str:
-        return f"token {self._token}"
-
-    def __repr__(self) -> str:
-        return "_TokenAuth(<hidden>)"
-
-
-class _AppInstallationAuth:
-    """A GitHub App installation: PyGithub mints the token and refreshes it before expiry.
-
-    PyGithub fetches a new token lazily, inside `.token`; we count that request by noticing the
-    token changed (GitHub never issues the same token twice), or by the fetch failing.
-    """
-
-    def __init__(self, auth: Auth.AppInstallationAuth, app: Auth.AppAuth) -> None:
-        self.installation = auth
-        self.app = app
-        self._last: str | None = None
-        self._lock = threading.Lock()
-
-    def header(self, count: Callable[[], None]) -> str:
-        with self._lock:
-            try:
-                token = self.installation.token
-            except GithubException as exc:
-                count()
-                raise _TokenFetchError(exc.status) from None
-            except _TRANSPORT_ERRORS:
-                count()
-                raise
-            if token != self._last:
-                count()
-                self._last = token
-            return f"token {token}"
-
-    def app_jwt(self) -> str:
-        """A fresh App JWT, for `/app/...` endpoints (App webhook deliveries)."""
-        return f"Bearer {self.app.create_jwt()}"
-
-    def __repr__(self) -> str:
-        return "_AppInstallationAuth(<hidden>)"
-
-
-class _TokenFetchError(Exception):
-    """Minting an installation token failed with this HTTP status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+#: Redirects followed by hand (each one counted) before the last answer is returned as is.
+MAX_REDIRECTS = 5
 
 
 class _Counter:
@@ -128,6 +64,34 @@ class _Counter:
     def add(self) -> None:
         with self._lock:
             self.value += 1
+
+
+class _Tally:
+    """Counts one request on the client and, if given, on the caller's own tally."""
+
+    def __init__(self, counter: _Counter, extra: Callable[[], None] | None) -> None:
+        self._counter = counter
+        self._extra = extra
+
+    def add(self) -> None:
+        self._counter.add()
+        if self._extra is not None:
+            self._extra()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical request, as sent on each attempt and redirect hop."""
+
+    method: str
+    url: str
+    params: Mapping[str, str | int] | None
+    headers: Mapping[str, str] | None
+    json: Any
+    stream: bool
+    follow_redirects: bool
+    app_jwt: bool
+    tally: _Tally
 
 
 class GitHubClient:
@@ -157,31 +121,10 @@ class GitHubClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._counter = _Counter()
-        #: Last seen `x-ratelimit-*` values (None until the first answer carrying them).
-        self.rate_limit_limit: int | None = None
-        self.rate_limit_remaining: int | None = None
-        self.rate_limit_reset: datetime | None = None
+        self.rate_limit = RateLimitView()
         self._api_host = urllib.parse.urlsplit(self.api_url).netloc
-        self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {"User-Agent": user_agent, "X-GitHub-Api-Version": API_VERSION}
-        )
-        self._session.trust_env = False  # no ~/.netrc auth, no proxies from the environment
-        self._auth: _TokenAuth | _AppInstallationAuth | None
-        pygithub_auth: Auth.Auth | None
-        if app_id and private_key and installation_id:
-            app = Auth.AppAuth(app_id, private_key)
-            installation = app.get_installation_auth(int(installation_id))
-            self._auth = _AppInstallationAuth(installation, app)
-            pygithub_auth = installation
-        elif token:
-            self._auth = _TokenAuth(token)
-            pygithub_auth = Auth.Token(token)
-        else:
-            self._auth, pygithub_auth = None, None
+        self._session = _session(user_agent)
+        self._auth, pygithub_auth = make_auth(token, app_id, private_key, installation_id)
         # Retries are ours (counted); PyGithub must neither retry nor pace requests.
         self.github = Github(
             auth=pygithub_auth,
@@ -222,11 +165,28 @@ class GitHubClient:
 
     @property
     def uses_app(self) -> bool:
-        return isinstance(self._auth, _AppInstallationAuth)
+        return isinstance(self._auth, AppInstallationAuth)
+
+    # The last `x-ratelimit-*` values (exposed as a metric, stored by runs).
+    @property
+    def rate_limit_limit(self) -> int | None:
+        return self.rate_limit.limit
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        return self.rate_limit.remaining
+
+    @property
+    def rate_limit_reset(self) -> datetime | None:
+        return self.rate_limit.reset
 
     def close(self) -> None:
         self._session.close()
         self.github.close()
+
+    def pause(self, attempt: int) -> None:
+        """Sleep the backoff before retry number `attempt + 1` (also for callers' streams)."""
+        self._sleep(self.retry.backoff(attempt))
 
     # ------------------------------------------------------------------ requests
 
@@ -251,58 +211,31 @@ class GitHubClient:
         `what` names the repository (or thing) for messages; `not_found` is the cause a 404
         means here ("no such branch"...). Statuses in `expect` are returned, not raised.
         """
-        counter = _Tally(self._counter, on_request)
         target = url if url.startswith(("http://", "https://")) else self.api_url + url
+        tally = _Tally(self._counter, on_request)
+        call = _Call(
+            method, target, params, headers, json, stream, follow_redirects, app_jwt, tally
+        )
         attempt = waits = 0
         while True:
-            try:
-                resp = self._send_following(
-                    method,
-                    target,
-                    params,
-                    headers,
-                    json,
-                    stream,
-                    follow_redirects,
-                    app_jwt,
-                    counter,
-                )
-            except _TokenFetchError as exc:
-                if exc.status < 500 or attempt + 1 >= self.retry.attempts:
-                    raise self._token_error(exc.status, what) from None
-                self._sleep(self.retry.backoff(attempt))
+            resp = self._attempt(call, what, attempt)
+            if resp is None:  # no answer, or no token: worth another attempt
+                self.pause(attempt)
                 attempt += 1
                 continue
-            except _TRANSPORT_ERRORS as exc:
-                if attempt + 1 >= self.retry.attempts:
-                    raise TransientSourceError(
-                        f"GitHub unreachable for {what}: {type(exc).__name__} "
-                        f"after {attempt + 1} attempts"
-                    ) from None
-                log.info("GitHub %s for %s; retrying", type(exc).__name__, what)
-                self._sleep(self.retry.backoff(attempt))
-                attempt += 1
-                continue
-            self._track_rate_limit(resp)
+            self.rate_limit.update(resp.headers)
             status = resp.status_code
             if status < 300 or status == 304 or status in expect:
                 return resp
             wait = self._rate_limit_wait(resp, what)
             if wait is not None:
-                resp.close()
-                if waits >= self.retry.rate_limit_waits:
-                    raise RateLimitedError(
-                        f"GitHub rate limit for {what} still spent after {waits} waits",
-                        reset_at=_utc_in(wait),
-                    )
-                log.warning("GitHub rate limit for %s: waiting %.1fs", what, wait)
-                self._sleep(wait)
+                self._wait_out(resp, wait, waits, what)
                 waits += 1
                 continue
             if status >= 500 and attempt + 1 < self.retry.attempts:
                 resp.close()
-                log.info("GitHub answered %s for %s; retrying", status, what)
-                self._sleep(self.retry.backoff(attempt))
+                log.info("github.retrying", extra={"what": what, "status": status})
+                self.pause(attempt)
                 attempt += 1
                 continue
             raise self._error(resp, what, not_found)
@@ -318,96 +251,72 @@ class GitHubClient:
         """GET and decode JSON (see `request` for the keyword arguments)."""
         return self.request("GET", url, what=what, **kwargs).json()
 
-    def _send_following(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str] | None,
-        json: Any,
-        stream: bool,
-        follow: bool,
-        app_jwt: bool,
-        counter: _Tally,
-    ) -> Response:
-        """Send, following up to 5 redirects by hand so each hop is counted and auth stays home."""
-        for _ in range(6):
-            resp = self._send(method, url, params, headers, json, stream, app_jwt, counter)
-            if not (follow and resp.is_redirect and "Location" in resp.headers):
+    def _attempt(self, call: _Call, what: str, attempt: int) -> Response | None:
+        """One attempt's answer; None for a failure worth retrying, raised on the last attempt."""
+        last = attempt + 1 >= self.retry.attempts
+        try:
+            return self._send_following(call)
+        except TokenFetchError as exc:
+            if exc.status < 500 or last:
+                raise token_error(exc.status, what) from None
+        except TRANSPORT_ERRORS as exc:
+            if last:
+                raise TransientSourceError(
+                    f"GitHub unreachable for {what}: {type(exc).__name__} "
+                    f"after {attempt + 1} attempts"
+                ) from None
+            log.info("github.retrying", extra={"what": what, "error": type(exc).__name__})
+        return None
+
+    def _send_following(self, call: _Call) -> Response:
+        """Send, following redirects by hand so each hop is counted and auth stays home."""
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self._send(call)
+            if not (call.follow_redirects and resp.is_redirect and "Location" in resp.headers):
                 return resp
-            url = urllib.parse.urljoin(url, resp.headers["Location"])
+            url = urllib.parse.urljoin(call.url, resp.headers["Location"])
             resp.close()
-            method, params, json = "GET", None, None
+            call = replace(call, method="GET", url=url, params=None, json=None)
         return resp
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str] | None,
-        json: Any,
-        stream: bool,
-        app_jwt: bool,
-        counter: _Tally,
-    ) -> Response:
+    def _send(self, call: _Call) -> Response:
         """Exactly one HTTP request (the adapter never retries), counted before it is sent."""
-        sent = {"Accept": "application/vnd.github+json", **(headers or {})}
-        if urllib.parse.urlsplit(url).netloc == self._api_host and self._auth is not None:
-            if app_jwt:
-                if not isinstance(self._auth, _AppInstallationAuth):
-                    raise ConfigError("this GitHub endpoint needs GitHub App credentials")
-                sent["Authorization"] = self._auth.app_jwt()
-            else:
-                sent["Authorization"] = self._auth.header(counter.add)
-        counter.add()
+        sent = {"Accept": "application/vnd.github+json", **(call.headers or {})}
+        if urllib.parse.urlsplit(call.url).netloc == self._api_host and self._auth is not None:
+            sent["Authorization"] = self._auth.header(call.tally.add, app_jwt=call.app_jwt)
+        call.tally.add()
         return self._session.request(
-            method,
-            url,
-            params=params,
+            call.method,
+            call.url,
+            params=call.params,
             headers=sent,
-            json=json,
-            stream=stream,
+            json=call.json,
+            stream=call.stream,
             timeout=self.timeout,
             allow_redirects=False,
         )
 
     # ------------------------------------------------------------------ rate limits
 
-    def _track_rate_limit(self, resp: Response) -> None:
-        """Remember the last `x-ratelimit-*` values (exposed as a metric, stored by runs)."""
-        h = resp.headers
-        if h.get("x-ratelimit-remaining", "").isdigit():
-            self.rate_limit_remaining = int(h["x-ratelimit-remaining"])
-        if h.get("x-ratelimit-limit", "").isdigit():
-            self.rate_limit_limit = int(h["x-ratelimit-limit"])
-        if h.get("x-ratelimit-reset", "").isdigit():
-            self.rate_limit_reset = datetime.fromtimestamp(int(h["x-ratelimit-reset"]), UTC)
-
     def _rate_limit_wait(self, resp: Response, what: str) -> float | None:
         """Seconds to wait for a rate limit (None: not one); raise if beyond the bound."""
-        if resp.status_code not in (403, 429):
+        limit = read_rate_limit(resp.status_code, resp.headers, lambda: _message(resp), time.time())
+        if limit is None:
             return None
-        h = resp.headers
-        retry_after = h.get("Retry-After", "")
-        if retry_after.isdigit():
-            wait = float(retry_after)
-            kind = "secondary rate limit"
-        elif h.get("x-ratelimit-remaining") == "0" and h.get("x-ratelimit-reset", "").isdigit():
-            wait = max(0.0, int(h["x-ratelimit-reset"]) - time.time()) + 0.25
-            kind = "rate limit"
-        elif resp.status_code == 429 or "secondary rate limit" in _message(resp).lower():
-            wait = 60.0  # GitHub: "wait at least one minute" when it gives no Retry-After
-            kind = "secondary rate limit"
-        else:
-            return None
-        if wait > self.rate_limit_max_wait:
-            reset_at = _utc_in(wait)
+        if limit.wait > self.rate_limit_max_wait:
+            raise limit.error(what)
+        return limit.wait
+
+    def _wait_out(self, resp: Response, wait: float, waits: int, what: str) -> None:
+        """Sleep through a rate limit, unless this request already waited as often as allowed."""
+        resp.close()
+        if waits >= self.retry.rate_limit_waits:
             raise RateLimitedError(
-                f"GitHub {kind} reached for {what}; resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC",
-                reset_at=reset_at,
+                f"GitHub rate limit for {what} still spent after {waits} waits",
+                reset_at=utc_in(wait),
             )
-        return wait
+        log.warning("github.rate_limited", extra={"what": what, "wait_seconds": round(wait, 1)})
+        self._sleep(wait)
 
     # ------------------------------------------------------------------ errors
 
@@ -428,26 +337,16 @@ class GitHubClient:
             )
         return SourceError(f"GitHub answered {status} for {what}: {message}")
 
-    def _token_error(self, status: int, what: str) -> SourceError:
-        if status >= 500:
-            return TransientSourceError(f"GitHub App token for {what}: GitHub answered {status}")
-        return AuthError(
-            f"GitHub App authentication failed for {what}: bad credentials "
-            f"(app id, private key or installation id; GitHub answered {status})"
-        )
 
-
-class _Tally:
-    """Counts one request on the client and, if given, on the caller's own tally."""
-
-    def __init__(self, counter: _Counter, extra: Callable[[], None] | None) -> None:
-        self._counter = counter
-        self._extra = extra
-
-    def add(self) -> None:
-        self._counter.add()
-        if self._extra is not None:
-            self._extra()
+def _session(user_agent: str) -> requests.Session:
+    """A pooled session that never retries on its own and ignores the environment."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"User-Agent": user_agent, "X-GitHub-Api-Version": API_VERSION})
+    session.trust_env = False  # no ~/.netrc auth, no proxies from the environment
+    return session
 
 
 def _message(resp: Response) -> str:
@@ -457,10 +356,6 @@ def _message(resp: Response) -> str:
     except ValueError:
         return ""
     return str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
-
-
-def _utc_in(seconds: float) -> datetime:
-    return datetime.fromtimestamp(time.time() + seconds, UTC)
 
 
 def repo_path(full_name: str) -> str:
