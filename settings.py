@@ -361,7 +361,7 @@ def warn_unknown_settings(env_file: Path = Path(".env")) -> list[str]:
     if env_file.is_file():
         found += unknown_settings(dotenv_values(env_file), str(env_file))
     for line in found:
-        log.warning(line, extra={"event": "settings.unknown"})
+        log.warning(line)  # the CLI has no log handler: Python prints it to stderr as it is
     return found
 
 
