@@ -355,13 +355,22 @@ def unknown_settings(names: Iterable[str], where: str) -> list[str]:
     return warnings
 
 
+#: Set once the warnings are out, so that the processes `catalog-sync run` starts (which inherit
+#: its environment) do not repeat them.
+WARNED_MARK = f"{_TOOLING_PREFIX}SETTINGS_WARNED"
+
+
 def warn_unknown_settings(env_file: Path = Path(".env")) -> list[str]:
-    """Log a warning for each unknown name in the environment and in `.env`."""
+    """Log a warning for each unknown name in the environment and in `.env`, once per process
+    tree."""
+    if os.environ.get(WARNED_MARK):
+        return []
     found = unknown_settings(os.environ, "the environment")
     if env_file.is_file():
         found += unknown_settings(dotenv_values(env_file), str(env_file))
     for line in found:
         log.warning(line)  # the CLI has no log handler: Python prints it to stderr as it is
+    os.environ[WARNED_MARK] = "1"
     return found
 
 

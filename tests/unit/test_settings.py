@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from models.tables import User
 from settings import (
+    WARNED_MARK,
     RepoSpec,
     Settings,
     allowed,
@@ -344,13 +345,16 @@ def test_unknown_names_in_env_and_dotenv_are_logged_once_each(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("CATALOG_REPO", "acme/x")
+    monkeypatch.setenv(WARNED_MARK, "")  # not warned yet (and unset again after the test)
     dotenv = tmp_path / ".env"
     dotenv.write_text("CATALOG_ROOT=skills:skill\nPOSTGRES_USER=catalog\nCATALOG_REPOS=acme/y\n")
     with caplog.at_level(logging.WARNING, logger="catalog_sync.settings"):
         found = warn_unknown_settings(dotenv)
+        again = warn_unknown_settings(dotenv)  # e.g. in a process `catalog-sync run` started
     assert found == [
         "unknown setting CATALOG_REPO in the environment (did you mean CATALOG_REPOS?); "
         "it is ignored",
         f"unknown setting CATALOG_ROOT in {dotenv} (did you mean CATALOG_ROOTS?); it is ignored",
     ]
     assert [r.getMessage() for r in caplog.records] == found
+    assert again == [] and os.environ[WARNED_MARK] == "1"
