@@ -29,6 +29,9 @@ COPY settings.py ./
 COPY models ./models
 COPY webhook ./webhook
 COPY worker ./worker
+# Package data (pyproject.toml maps these folders into models/ and worker/ in the install).
+COPY migrations ./migrations
+COPY deploy/__init__.py deploy/commands.json ./deploy/
 RUN uv sync --frozen --no-dev --no-editable
 
 # ---------------------------------------------------------------------------------------------

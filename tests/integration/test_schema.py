@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -142,14 +143,15 @@ def test_concurrent_upgrades_are_serialised(pg_server_url: str) -> None:
     import subprocess
     import sys
 
-    from models.migrate import ROOT
     from tests.servers import create_database, with_database
+
+    root = Path(__file__).resolve().parents[2]  # where alembic.ini is
 
     create_database(pg_server_url, "concurrent_upgrade")
     url = with_database(pg_server_url, "concurrent_upgrade")
     env = {**os.environ, "DATABASE_URL": url}
     alembic = [sys.executable, "-m", "alembic", "upgrade", "head"]
-    procs = [subprocess.Popen(alembic, cwd=ROOT, env=env, stderr=subprocess.PIPE) for _ in range(3)]
+    procs = [subprocess.Popen(alembic, cwd=root, env=env, stderr=subprocess.PIPE) for _ in range(3)]
     results = [(p.wait(60), p.stderr.read().decode()) for p in procs]  # type: ignore[union-attr]
     assert [code for code, _ in results] == [0, 0, 0], results
     assert sum("Running upgrade  -> 0001" in err for _, err in results) == 1

@@ -363,15 +363,26 @@ def test_env_example_values_are_valid_settings() -> None:
     assert settings.uses_github_app  # the commented GitHub App example is well-formed
 
 
-def test_compose_database_credentials_agree_with_database_url() -> None:
-    env = dotenv_values(ENV_EXAMPLE)
-    url = env["DATABASE_URL"]
+def test_compose_builds_the_database_url_from_the_db_services_credentials() -> None:
+    services = _services()
+    db = services["db"]["environment"]
     expected = (
-        f"postgresql+psycopg2://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
-        f"@db:5432/{env['POSTGRES_DB']}"
+        f"postgresql+psycopg2://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}"
+        f"@db:5432/{db['POSTGRES_DB']}"
     )
-    assert url == expected
-    assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"] == expected, name
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/"), name
+
+
+def test_env_example_does_not_point_the_host_cli_at_compose_only_hosts() -> None:
+    """The host CLI reads `.env` too: a copied .env.example must not aim it at `db`/`redis`."""
+    active = dotenv_values(ENV_EXAMPLE)
+    assert "DATABASE_URL" not in active and "CELERY_BROKER_URL" not in active
+    for name, value in active.items():
+        assert "@db:" not in (value or "") and "redis://redis" not in (value or ""), name
+    assert "POSTGRES_PASSWORD" in active  # what compose builds DATABASE_URL from
 
 
 # --- Prometheus and Grafana ----------------------------------------------------------------------

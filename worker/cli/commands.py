@@ -15,10 +15,11 @@ from typing import Any
 import click
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from settings import get_settings
+from settings import get_settings, settings_error_line
 
 # Piped output is not cut to 80 columns: scripts and logs get whole lines.
 _WIDTH = None if sys.stdout.isatty() else 240
@@ -32,7 +33,7 @@ def _emit_json(doc: Any) -> None:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")  # the message may quote "[...]"
     sys.exit(code)
 
 
@@ -40,7 +41,7 @@ def _settings() -> Any:
     try:
         return get_settings()
     except ValidationError as exc:  # names the bad variable and entry
-        _fail(f"invalid settings: {exc}", 2)
+        _fail(settings_error_line(exc), 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

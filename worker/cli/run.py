@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +28,8 @@ log = logging.getLogger("catalog_sync.run")
 STOP_GRACE_S = 30.0
 
 
-COMMANDS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "commands.json"
+#: deploy/commands.json, installed as package data (pyproject.toml): found from any directory.
+COMMANDS_FILE = resources.files("worker._deploy") / "commands.json"
 
 
 def commands(host: str, port: int, workdir: Path) -> dict[str, list[str]]:
