@@ -15,8 +15,10 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.tables import ItemType
+
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
-_ITEM_TYPES = ("skill", "mcp", "tool")
+_ITEM_TYPES = tuple(t.value for t in ItemType)
 
 
 @dataclass(frozen=True)

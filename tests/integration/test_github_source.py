@@ -18,7 +18,7 @@ from tests.fakes.github import FakeGitHub, RecordingReceiver, blob_sha, rsa_key_
 from worker.errors import AuthError, NotFoundError, RateLimitedError, TransientSourceError
 from worker.github.client import GitHubClient, RetryPolicy
 from worker.github.redelivery import redeliver_failed
-from worker.sync.catalog import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
+from worker.sync.entries import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
 from worker.sync.source import Head
 
 FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)

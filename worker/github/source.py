@@ -22,8 +22,7 @@ import urllib3
 
 from worker.errors import NotFoundError, SourceError, TransientSourceError
 from worker.github.client import GitHubClient, repo_path
-from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry
-from worker.sync.gitblob import blob_sha
+from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry, blob_sha
 from worker.sync.source import Head, Listing, Source
 
 log = logging.getLogger(__name__)
