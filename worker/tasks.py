@@ -26,7 +26,7 @@ from worker.errors import (
 )
 from worker.inbox import store as inbox
 from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
-from worker.sync.reconcile import Result, due_repositories, reconcile
+from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
     RECONCILE_TASK,
@@ -80,9 +80,7 @@ def reconcile_repository_task(
             spec.full_name,
             source,
             services.options(settings),
-            trigger=trigger,
-            branch=spec.branch,
-            full=full,
+            ReconcileRequest(trigger=trigger, branch=spec.branch, full=full),
         )
     except DBAPIError as exc:
         # The database went away (restart, failover): nothing was committed, so running the
