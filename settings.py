@@ -23,6 +23,8 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.tables import ItemType
+
 log = logging.getLogger("catalog_sync.settings")
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
@@ -32,8 +34,8 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _BRANCH_RE = re.compile(
     r"^(?!-|/)(?!.*(?:\.\.|@\{|//))[^\x00-\x20\x7f~^:?*\[\\]{1,255}(?<![/.])(?<!\.lock)$"
 )
-_ITEM_TYPES = ("skill", "mcp", "tool")
-#: The characters a catalog file's `author` may use (worker.sync.catalog), at most GitHub's 39.
+_ITEM_TYPES = tuple(t.value for t in ItemType)
+#: The characters a catalog file's `author` may use (worker.sync.parse), at most GitHub's 39.
 _LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$")
 _SHOWN_CHARS = 40
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from bench.catalogs import touch_items
 from bench.common import emit, peak_rss_mb, timed
 from models import make_engine
-from worker.sync.catalog import CatalogRules
-from worker.sync.local_source import LocalSource
-from worker.sync.reconcile import Options, reconcile
+from worker.sync.folder import LocalSource
+from worker.sync.layout import CatalogRules
+from worker.sync.reconcile import Options, ReconcileRequest, reconcile
 
 
 def main() -> None:
@@ -31,7 +31,11 @@ def main() -> None:
     options = Options(rules=CatalogRules(roots={"skills": "skill"}))
     seconds, result = timed(
         lambda: reconcile(
-            engine, "bench/catalog", LocalSource(args.folder), options, trigger="bench"
+            engine,
+            "bench/catalog",
+            LocalSource(args.folder),
+            options,
+            ReconcileRequest(trigger="bench"),
         )
     )
     if not result.ok:

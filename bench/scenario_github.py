@@ -31,7 +31,7 @@ from bench.common import emit, peak_rss_mb
 from models import make_engine
 from settings import RepoSpec, Settings
 from worker import composition as services
-from worker.sync.reconcile import Result, reconcile
+from worker.sync.reconcile import ReconcileRequest, Result, reconcile
 from worker.sync.source import Head, Listing, Source
 
 
@@ -83,7 +83,9 @@ def _sync(
 ) -> tuple[float, Result, TimedSource]:
     source = TimedSource(services.github_source(RepoSpec.parse(full_name), settings))
     start = time.perf_counter()
-    result = reconcile(engine, full_name, source, services.options(settings), trigger=trigger)
+    result = reconcile(
+        engine, full_name, source, services.options(settings), ReconcileRequest(trigger=trigger)
+    )
     seconds = time.perf_counter() - start
     if not result.ok:
         raise SystemExit(f"reconcile of {full_name} failed: {result.summary()}")
@@ -125,12 +127,16 @@ def main() -> None:
         options = services.options(settings)
         runs = []
         for n, changed in enumerate(args.changes):
-            warm = reconcile(engine, full_name, source, options, trigger="webhook")
+            warm = reconcile(
+                engine, full_name, source, options, ReconcileRequest(trigger="webhook")
+            )
             assert warm.ok and warm.counts.changed == 0, warm.summary()
             source.seconds.clear()
             git_change_items(args.bare, list(range(changed)), args.version + n)
             pushed = time.perf_counter()
-            result = reconcile(engine, full_name, source, options, trigger="webhook")
+            result = reconcile(
+                engine, full_name, source, options, ReconcileRequest(trigger="webhook")
+            )
             seconds = time.perf_counter() - pushed
             if not result.ok or result.counts.updated != changed:
                 raise SystemExit(f"push reconcile of {full_name}: {result.summary()}")

@@ -1,7 +1,7 @@
 """The Celery app, its tasks and the sync engine (`celery -A worker worker|beat`).
 
 The app is built lazily, on first access to `worker.app`: importing the pure engine
-(`worker.sync.plan`, `worker.sync.catalog`) loads no Celery and reads no settings, so a
+(`worker.sync.plan`, `worker.sync.parse`) loads no Celery and reads no settings, so a
 malformed setting cannot break `--help` or a unit test. The receiver publishes tasks by name
 and never imports `worker.tasks`; the worker imports it itself (the app's `include`).
 """

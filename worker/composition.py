@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from models import get_engine
 from settings import RepoSpec, Settings, get_settings
 from worker.errors import ConfigError
-from worker.sync.catalog import CatalogRules
-from worker.sync.local_source import LocalSource
+from worker.sync.folder import LocalSource
+from worker.sync.layout import CatalogRules
 from worker.sync.reconcile import Options
 from worker.sync.source import Source
 

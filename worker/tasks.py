@@ -28,7 +28,7 @@ from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
 from worker.inbox.queries import watched_hooks
 from worker.inbox.status import mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
-from worker.sync.reconcile import Result, due_repositories, reconcile
+from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
     RECONCILE_TASK,
@@ -82,9 +82,7 @@ def reconcile_repository_task(
             spec.full_name,
             source,
             services.options(settings),
-            trigger=trigger,
-            branch=spec.branch,
-            full=full,
+            ReconcileRequest(trigger=trigger, branch=spec.branch, full=full),
         )
     except DBAPIError as exc:
         # The database went away (restart, failover): nothing was committed, so running the

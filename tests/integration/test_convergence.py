@@ -12,10 +12,10 @@ from sqlalchemy import Engine, select
 
 from models import CatalogItem, Repository, session_factory
 from worker.cli.views import live_items
-from worker.sync.catalog import CatalogRules, FileError, classify, parse_item
-from worker.sync.folder import walk_folder
-from worker.sync.local_source import LocalSource
-from worker.sync.reconcile import Options, reconcile
+from worker.sync.folder import LocalSource, walk_folder
+from worker.sync.layout import CatalogRules, classify
+from worker.sync.parse import FileError, parse_item
+from worker.sync.reconcile import Options, ReconcileRequest, reconcile
 
 RULES = CatalogRules(roots={"skills": "skill", "tools": "tool"})
 OPTIONS = Options(rules=RULES)
@@ -114,7 +114,11 @@ def test_table_converges_to_the_tree(engine: Engine, tmp_path: Path, steps: list
 
     def run() -> None:
         result = reconcile(
-            engine, repo, LocalSource(tree.root), OPTIONS, trigger="test", force=True
+            engine,
+            repo,
+            LocalSource(tree.root),
+            OPTIONS,
+            ReconcileRequest(trigger="test", force=True),
         )
         assert result.outcome in ("success", "noop"), result.error
 
@@ -146,6 +150,8 @@ def test_table_converges_to_the_tree(engine: Engine, tmp_path: Path, steps: list
         if moved and path not in had_rows:
             assert ident == old_by_sha[sha][1], f"{path} lost its id on a move"
     # A second reconcile is a no-op.
-    again = reconcile(engine, repo, LocalSource(tree.root), OPTIONS, trigger="test", force=True)
+    again = reconcile(
+        engine, repo, LocalSource(tree.root), OPTIONS, ReconcileRequest(trigger="test", force=True)
+    )
     assert again.counts.changed == 0
     assert _snapshot(engine, repo) == now

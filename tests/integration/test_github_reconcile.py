@@ -16,8 +16,8 @@ from worker.cli.views import live_items
 from worker.github.client import GitHubClient
 from worker.github.retry import RetryPolicy
 from worker.github.source import GitHubSource
-from worker.sync.catalog import CatalogRules
-from worker.sync.reconcile import LOCK_CLASS, Options, Result, reconcile
+from worker.sync.layout import CatalogRules
+from worker.sync.reconcile import LOCK_CLASS, Options, ReconcileRequest, Result, reconcile
 from worker.sync.source import Head, Listing
 
 OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
@@ -51,7 +51,7 @@ def client(fake_github: FakeGitHub) -> Iterator[GitHubClient]:
 
 def sync(engine: Engine, client: GitHubClient, trigger: str = "test", **kwargs: Any) -> Result:
     source = GitHubSource(client, REPO, None, tarball_threshold=50)
-    return reconcile(engine, REPO, source, OPTIONS, trigger=trigger, **kwargs)
+    return reconcile(engine, REPO, source, OPTIONS, ReconcileRequest(trigger=trigger, **kwargs))
 
 
 def table(engine: Engine) -> dict[str, tuple[str, str]]:
@@ -167,7 +167,9 @@ def test_concurrent_reconciles_take_turns_and_coalesce(
     results: dict[str, Result] = {}
 
     def first() -> None:
-        results["a"] = reconcile(pg_engine, REPO, slow, OPTIONS, trigger="webhook")
+        results["a"] = reconcile(
+            pg_engine, REPO, slow, OPTIONS, ReconcileRequest(trigger="webhook")
+        )
 
     holder = threading.Thread(target=first)
     holder.start()
@@ -177,7 +179,11 @@ def test_concurrent_reconciles_take_turns_and_coalesce(
     repo.commit("new")
     repo.push()
     second = reconcile(
-        pg_engine, REPO, GitHubSource(clients[1], REPO, None), OPTIONS, trigger="webhook"
+        pg_engine,
+        REPO,
+        GitHubSource(clients[1], REPO, None),
+        OPTIONS,
+        ReconcileRequest(trigger="webhook"),
     )
     assert second.outcome == "skipped"
     gate.set()
@@ -223,7 +229,11 @@ def test_a_listing_older_than_the_rows_is_never_applied(
         repo.commit("newer")
         repo.push()
         b = reconcile(
-            engine, REPO, GitHubSource(clients[1], REPO, None), OPTIONS, trigger="webhook"
+            engine,
+            REPO,
+            GitHubSource(clients[1], REPO, None),
+            OPTIONS,
+            ReconcileRequest(trigger="webhook"),
         )
         assert b.counts.added == 2, b.summary()  # `late` (A's head) and `newer`
 
@@ -231,7 +241,7 @@ def test_a_listing_older_than_the_rows_is_never_applied(
     repo.commit("late")
     repo.push()
     stale = ListThenPause(clients[0], REPO, None, meanwhile=push_and_sync_newer)
-    a = reconcile(engine, REPO, stale, OPTIONS, trigger="poll")
+    a = reconcile(engine, REPO, stale, OPTIONS, ReconcileRequest(trigger="poll"))
     assert a.ok, a.error
     assert a.counts.deleted == 0, a.summary()
     assert a.to_sha == repo.head
@@ -264,7 +274,13 @@ def test_two_workers_at_once_end_with_the_head_tree(
         c = GitHubClient(fake_github.api_url, token=fake_github.token, retry=FAST)
         try:
             for _ in range(3):
-                r = reconcile(pg_engine, REPO, GitHubSource(c, REPO, None), OPTIONS, trigger="t")
+                r = reconcile(
+                    pg_engine,
+                    REPO,
+                    GitHubSource(c, REPO, None),
+                    OPTIONS,
+                    ReconcileRequest(trigger="t"),
+                )
                 outcomes.append(str(r.outcome))
                 assert r.ok, r.error
         except BaseException as exc:

@@ -19,7 +19,7 @@ from worker.errors import AuthError, NotFoundError, RateLimitedError, TransientS
 from worker.github.client import GitHubClient
 from worker.github.redelivery import redeliver_failed
 from worker.github.retry import RetryPolicy
-from worker.sync.catalog import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
+from worker.sync.entries import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK
 from worker.sync.source import Head
 
 FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)

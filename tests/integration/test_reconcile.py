@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, select, update
 
 from models import CatalogFileError, CatalogItem, SyncRun, Team, User, transaction
 from worker.cli.views import live_items
-from worker.sync.catalog import CatalogRules
-from worker.sync.local_source import LocalSource
-from worker.sync.reconcile import Options, reconcile
+from worker.sync.folder import LocalSource
+from worker.sync.layout import CatalogRules
+from worker.sync.reconcile import Options, ReconcileRequest, reconcile
 
 RULES = CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"})
 OPTIONS = Options(rules=RULES)
@@ -35,7 +35,9 @@ def write(root: Path, path: str, text: str) -> None:
 
 
 def sync(engine: Engine, root: Path, **kwargs: object):  # type: ignore[no-untyped-def]
-    return reconcile(engine, REPO, LocalSource(root), OPTIONS, trigger="test", **kwargs)  # type: ignore[arg-type]
+    return reconcile(
+        engine, REPO, LocalSource(root), OPTIONS, ReconcileRequest(trigger="test", **kwargs)
+    )  # type: ignore[arg-type]
 
 
 def rows(engine: Engine) -> dict[str, CatalogItem]:
@@ -103,7 +105,7 @@ def test_only_changed_files_are_read(engine: Engine, tree: Path) -> None:
             return super().read(head, wanted, bulk=bulk)
 
     source = Counting(tree)
-    result = reconcile(engine, REPO, source, OPTIONS, trigger="test")
+    result = reconcile(engine, REPO, source, OPTIONS, ReconcileRequest(trigger="test"))
     assert source.read_paths == ["skills/summarize.md"]
     assert result.counts.updated == 1
     assert rows(engine)["skills/summarize.md"].meta["version"] == 2

@@ -9,20 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.sync.catalog import (
-    MAX_DEPTH,
-    MODE_EXEC,
-    MODE_SUBMODULE,
-    MODE_SYMLINK,
-    MODE_TREE,
-    CatalogRules,
-    FileError,
-    ParsedItem,
-    TreeEntry,
-    classify,
-    item_type_for,
-    parse_item,
-)
+from worker.sync.entries import MODE_EXEC, MODE_SUBMODULE, MODE_SYMLINK, MODE_TREE, TreeEntry
+from worker.sync.layout import CatalogRules, classify, item_type_for
+from worker.sync.parse import FileError, ParsedItem, parse_item
+from worker.sync.safe_yaml import MAX_DEPTH
 
 RULES = CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"})
 SHA = "0" * 40

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from worker.sync.catalog import CatalogRules, ParsedItem, TreeEntry, classify, parse_item
-from worker.sync.gitblob import blob_sha
+from worker.sync.entries import TreeEntry, blob_sha
+from worker.sync.layout import CatalogRules, classify
 from worker.sync.lint import lint_folder
+from worker.sync.parse import ParsedItem, parse_item
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 RULES = CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"})

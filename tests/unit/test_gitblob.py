@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.sync.gitblob import blob_sha, is_lfs_pointer
+from worker.sync.entries import blob_sha, is_lfs_pointer
 
 LFS_POINTER = (
     b"version https://git-lfs.github.com/spec/v1\n"

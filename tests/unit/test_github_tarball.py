@@ -6,8 +6,7 @@ import io
 import tarfile
 
 from worker.github.tarball import Tee, members, strip_prefix, tree_entries
-from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK
-from worker.sync.gitblob import blob_sha
+from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, blob_sha
 
 TOP = "acme-catalog-1234567"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from worker.errors import SourceError
-from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK, CatalogRules
+from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, blob_sha
 from worker.sync.folder import read_file, walk_folder
-from worker.sync.gitblob import blob_sha
+from worker.sync.layout import CatalogRules
 from worker.sync.lint import lint_folder
 
 RULES = CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"})

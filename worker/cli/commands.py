@@ -105,7 +105,7 @@ def resync(
     """Reconcile now, inline with progress (or queue it with --enqueue)."""
     from worker import composition as services
     from worker.errors import CatalogSyncError
-    from worker.sync.reconcile import reconcile
+    from worker.sync.reconcile import ReconcileRequest, reconcile
 
     targets = _targets(repos, source, repo_name, 1)
     if enqueue:
@@ -137,11 +137,9 @@ def resync(
                 spec.full_name,
                 src,
                 services.options(),
-                trigger="manual",
-                branch=spec.branch,
-                full=full,
-                force=force,
-                progress=tick,
+                ReconcileRequest(
+                    trigger="manual", branch=spec.branch, full=full, force=force, progress=tick
+                ),
             )
         (out if result.ok else err).print(result.summary())
         failed |= not result.ok
@@ -159,7 +157,7 @@ def verify(
     """Report drift between git and the table; writes nothing. Exit 0 none, 1 drift, 2 error."""
     from worker import composition as services
     from worker.errors import CatalogSyncError
-    from worker.sync.reconcile import reconcile
+    from worker.sync.reconcile import ReconcileRequest, reconcile
 
     engine = services.engine()
     reports = []
@@ -174,11 +172,9 @@ def verify(
             spec.full_name,
             src,
             services.options(),
-            trigger="verify",
-            branch=spec.branch,
-            full=True,
-            dry_run=True,
-            force=True,
+            ReconcileRequest(
+                trigger="verify", branch=spec.branch, full=True, dry_run=True, force=True
+            ),
         )
         changes = result.counts.details
         reports.append(
@@ -212,7 +208,7 @@ def verify(
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def lint(folder: Path, as_json: bool) -> None:
     """Validate a catalog folder without a database. Exit 0 valid, 1 invalid."""
-    from worker.sync.catalog import CatalogRules
+    from worker.sync.layout import CatalogRules
     from worker.sync.lint import lint_folder
 
     report = lint_folder(folder, CatalogRules.from_settings(_settings()))

@@ -20,8 +20,7 @@ import requests
 from worker.errors import NotFoundError, SourceError
 from worker.github.client import GitHubClient, repo_path
 from worker.github.tarball import Tarballs
-from worker.sync.catalog import TreeEntry
-from worker.sync.gitblob import blob_sha
+from worker.sync.entries import TreeEntry, blob_sha
 from worker.sync.source import Head, Listing, Source
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ import requests
 import urllib3
 
 from worker.errors import TransientSourceError
-from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry
-from worker.sync.gitblob import blob_sha
+from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry, blob_sha
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from models import CatalogFileError, CatalogItem, Team, User
-from models.db import insert_ignoring_conflicts
-from worker.sync.catalog import ParsedItem
+from models import CatalogFileError, CatalogItem, ItemType
+from worker.sync.parse import ParsedItem
+from worker.sync.people import resolve_people
 from worker.sync.plan import Plan, RowState
 
 _CHUNK = 1000
@@ -57,42 +57,10 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def resolve_people(
-    session: Session, logins: set[str], team_names: set[str]
-) -> tuple[dict[str, uuid.UUID], dict[str, uuid.UUID]]:
-    """Ids of users by login and teams by name, creating the missing ones (race-safe)."""
-    users = _ids(session, User, User.username, logins)
-    missing = sorted(logins - users.keys())
-    insert_ignoring_conflicts(
-        session,
-        User,
-        [
-            {"id": uuid.uuid4(), "username": login, "email": f"{login}@users.noreply.github.com"}
-            for login in missing
-        ],
-    )
-    users.update(_ids(session, User, User.username, set(missing)))
-    teams = _ids(session, Team, Team.name, team_names)
-    missing_teams = sorted(team_names - teams.keys())
-    insert_ignoring_conflicts(
-        session, Team, [{"id": uuid.uuid4(), "name": name} for name in missing_teams]
-    )
-    teams.update(_ids(session, Team, Team.name, set(missing_teams)))
-    return users, teams
-
-
-def _ids(session: Session, model: Any, column: Any, keys: set[str]) -> dict[str, uuid.UUID]:
-    found: dict[str, uuid.UUID] = {}
-    for chunk in _chunks(sorted(keys)):
-        for key, ident in session.execute(select(column, model.id).where(column.in_(chunk))):
-            found[key] = ident
-    return found
-
-
 def _values(
     item: ParsedItem,
     sha: str,
-    item_type: str,
+    item_type: ItemType,
     users: Mapping[str, uuid.UUID],
     teams: Mapping[str, uuid.UUID],
     default_author: str,
@@ -117,7 +85,7 @@ class Target:
 
     repository_id: int
     rows: Mapping[str, RowState]
-    types: Mapping[str, str]
+    types: Mapping[str, ItemType]
     commit_sha: str | None
     default_author: str
     now: datetime
@@ -126,27 +94,15 @@ class Target:
 _COMPARED = ("type", "name", "description", "tags", "author_id", "team_id", "meta", "blob_sha")
 
 
-def apply_plan(
-    session: Session,
-    *,
-    repository_id: int,
-    plan: Plan,
-    outcomes: Iterable[Outcome],
-    rows: Mapping[str, RowState],
-    types: Mapping[str, str],
-    commit_sha: str | None,
-    default_author: str,
-    now: datetime,
-) -> Counts:
+def apply_plan(session: Session, target: Target, plan: Plan, outcomes: Iterable[Outcome]) -> Counts:
     """Write the plan: moves, deletes, restores, then adds/updates and errors batch by batch.
 
     `outcomes` are the parsed files in batches, written as they arrive, so memory holds one
     batch of parsed items, not the whole repository.
     """
-    target = Target(repository_id, rows, types, commit_sha, default_author, now)
     counts = Counts(unchanged=len(plan.unchanged))
-    _apply_moves(session, plan, commit_sha, now, counts)
-    _apply_deletes(session, plan, now, counts)
+    _apply_moves(session, plan, target.commit_sha, target.now, counts)
+    _apply_deletes(session, plan, target.now, counts)
     _clear_errors(session, target, plan.clear_errors)
     failed = 0
     for outcome in outcomes:

@@ -1,7 +1,8 @@
-"""A local folder as a git-like tree listing: paths, modes and blob SHAs as git would record them.
+"""A local folder (a git work tree or a plain folder) as a catalog source.
 
-The listing feeds the same `classify` as a GitHub tree, so a folder and the repository it was
-cloned from yield the same items with the same blob SHAs.
+The folder is listed like a git tree: paths, modes and blob SHAs computed from the files on
+disk exactly as git computes them, so it feeds the same `classify` as a GitHub tree and a
+folder and the repository it was cloned from agree row for row.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from worker.sync.catalog import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry
-from worker.sync.gitblob import blob_sha
+from worker.errors import SourceError
+from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry, blob_sha
+from worker.sync.source import Head, Listing, Source
 
 _CHUNK = 1 << 20
 
@@ -99,3 +102,50 @@ def read_file(root: Path, path: str) -> bytes:
             raise ValueError(f"{path!r} goes through a symlink; catalog files are never links")
     with open(full, "rb") as fh:
         return fh.read()
+
+
+class LocalSource(Source):
+    """The files under `root`; the head is the work tree's commit when it is a git repo."""
+
+    #: Files can change without a new commit: a folder is always listed.
+    head_identifies_content = False
+
+    def __init__(self, root: Path, roots: Iterable[str] | None = None) -> None:
+        """`roots`: the catalog root folders; only they are walked (the rest holds no item)."""
+        if not root.is_dir():
+            raise SourceError(f"{root}: not a folder", reason="not_found")
+        self.root = root
+        self.roots = list(roots) if roots is not None else None
+
+    def head(self, etag: str | None = None) -> Head:
+        return Head(sha=_git_head(self.root))
+
+    def listing(self, head: Head) -> Listing:
+        return Listing(
+            commit_sha=head.sha, entries=walk_folder(self.root, self.roots), complete=True
+        )
+
+    def read(
+        self, head: Head, wanted: Mapping[str, str], *, bulk: bool = False
+    ) -> Iterator[tuple[str, bytes]]:
+        for path in wanted:
+            try:
+                yield path, read_file(self.root, path)
+            except OSError:
+                continue  # vanished since the listing: recorded as unreadable, next run settles
+
+
+def _git_head(root: Path) -> str | None:
+    """The commit checked out in `root`, or None for a plain folder."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = proc.stdout.strip()
+    return sha if proc.returncode == 0 and len(sha) == 40 else None

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models import ItemType
 from worker.errors import SourceError
-from worker.sync.catalog import CatalogRules, FileError, ParsedItem, classify, parse_item
 from worker.sync.folder import read_file, walk_folder
+from worker.sync.layout import CatalogRules, classify
+from worker.sync.parse import FileError, ParsedItem, parse_item
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,7 @@ class LintedItem:
     """An item file that parsed: where it is, its type and blob SHA, and what it says."""
 
     path: str
-    type: str
+    type: ItemType
     blob_sha: str
     item: ParsedItem
 

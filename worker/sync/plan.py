@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from models import ItemType
 from worker.errors import UnsafePlanError
 
 #: Fewer deletions than this are never refused: a three-item repository may lose two items.
@@ -23,7 +24,7 @@ class Wanted:
     """One item of the desired state: its blob SHA and its type (from its catalog root)."""
 
     sha: str
-    type: str
+    type: ItemType
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class RowState:
     id: uuid.UUID
     path: str
     sha: str
-    type: str
+    type: ItemType
     deleted: bool = False
 
 
@@ -44,7 +45,7 @@ class Move:
     row_id: uuid.UUID
     old_path: str
     new_path: str
-    type: str
+    type: ItemType
 
 
 @dataclass

@@ -14,26 +14,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
-from models import CatalogFileError, CatalogItem, Repository, RunOutcome, utcnow
+from models import CatalogFileError, CatalogItem, ItemType, Repository, RunOutcome, utcnow
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
 from worker.sync import repo_state
-from worker.sync.apply import Outcome, apply_plan
-from worker.sync.catalog import CatalogRules, FileError, classify, parse_item
-from worker.sync.gitblob import blob_sha
-from worker.sync.plan import RowState, Wanted, check_safe, plan_reconcile
+from worker.sync.apply import Outcome, Target, apply_plan
+from worker.sync.entries import blob_sha
+from worker.sync.layout import CatalogRules, classify
+from worker.sync.parse import FileError, parse_item
+from worker.sync.plan import Plan, RowState, Wanted, check_safe, plan_reconcile
 from worker.sync.repo_state import due_repositories, ensure_repository
-from worker.sync.run_result import Options, Result
+from worker.sync.run import Options, Progress, ReconcileRequest, Result
 from worker.sync.source import Head, Listing, Source
 
 __all__ = [
     "LOCK_CLASS",
     "Options",
+    "ReconcileRequest",
     "Result",
     "due_repositories",
     "ensure_repository",
@@ -48,91 +51,54 @@ LOCK_CLASS = 0x63730001
 #: How many times a run reconciles again because pushes arrived while it held the lock.
 MAX_COALESCED_RERUNS = 3
 
-Progress = Callable[[int, int], None]
+
+@dataclass(frozen=True)
+class _Job:
+    """What every run of one `reconcile` call shares: where to write, what to read, the knobs."""
+
+    engine: Engine
+    full_name: str
+    source: Source
+    options: Options
 
 
 def reconcile(
-    engine: Engine,
-    full_name: str,
-    source: Source,
-    options: Options,
-    *,
-    trigger: str,
-    branch: str | None = None,
-    full: bool = False,
-    force: bool = False,
-    dry_run: bool = False,
-    progress: Progress | None = None,
+    engine: Engine, full_name: str, source: Source, options: Options, request: ReconcileRequest
 ) -> Result:
     """Make the repository's rows equal to `source`; reruns while pushes keep arriving."""
+    job = _Job(engine, full_name, source, options)
     with contextlib.closing(source):
-        result = _reconcile_once(
-            engine, full_name, source, options, trigger, branch, full, force, dry_run, progress
-        )
-        for _rerun in range(0 if dry_run else MAX_COALESCED_RERUNS):
+        result = _reconcile_once(job, request)
+        for _rerun in range(0 if request.dry_run else MAX_COALESCED_RERUNS):
             if result.outcome == RunOutcome.SKIPPED or not repo_state.take_dirty(engine, full_name):
                 break
-            result = _reconcile_once(
-                engine,
-                full_name,
-                source,
-                options,
-                "coalesced",
-                branch,
-                False,
-                force,
-                False,
-                progress,
-            )
+            result = _reconcile_once(job, request.coalesced())
         return result
 
 
-def _reconcile_once(
-    engine: Engine,
-    full_name: str,
-    source: Source,
-    options: Options,
-    trigger: str,
-    branch: str | None,
-    full: bool,
-    force: bool,
-    dry_run: bool,
-    progress: Progress | None,
-) -> Result:
+def _reconcile_once(job: _Job, request: ReconcileRequest) -> Result:
     started = utcnow()
     clock = time.monotonic()
+    source = job.source
     requests_before = source.requests
     repo = (
-        repo_state.find_repository(engine, full_name, branch)
-        if dry_run
-        else repo_state.ensure_repository(engine, full_name, branch)
+        repo_state.find_repository(job.engine, job.full_name, request.branch)
+        if request.dry_run
+        else repo_state.ensure_repository(job.engine, job.full_name, request.branch)
     )
-    result = Result(full_name=full_name, outcome=RunOutcome.RUNNING, from_sha=repo.last_synced_sha)
+    result = Result(
+        full_name=job.full_name, outcome=RunOutcome.RUNNING, from_sha=repo.last_synced_sha
+    )
     try:
-        head = source.head(None if (full or dry_run) else repo.head_etag)
-        head_sha = repo.head_sha if head.not_modified else head.sha
-        result.to_sha = head_sha
+        head = source.head(None if (request.full or request.dry_run) else repo.head_etag)
+        result.to_sha = repo.head_sha if head.not_modified else head.sha
         result.etag = head.etag
-        if _unchanged(repo, head, head_sha, full, dry_run, source):
+        if _unchanged(repo, result.to_sha, request, source):
             result.outcome = RunOutcome.NOOP
             result.requests = source.requests - requests_before
-            repo_state.record_noop(engine, repo.id, head, source, trigger, started, result)
+            repo_state.record_noop(job.engine, repo.id, head, source, request, started, result)
             return result
-        listing = source.listing(Head(sha=head_sha, etag=head.etag))
-        result.to_sha = listing.commit_sha or head_sha
-        args = (engine, repo, source, options, listing, result, full, force, dry_run, progress)
-        try:
-            _apply(*args)
-        except LockBusyError:
-            # Flag first, then try once more: either the holder sees the flag when it ends,
-            # or it has ended and this run takes the lock itself. No push is left behind.
-            repo_state.mark_dirty(engine, repo.id)
-            _apply(*args)
-        result.outcome = (
-            result.outcome
-            if result.outcome != RunOutcome.RUNNING
-            else (RunOutcome.SUCCESS if result.counts.changed or full else RunOutcome.NOOP)
-        )
+        _list_and_apply(job, request, repo, result)
     except LockBusyError:
         result.outcome = RunOutcome.SKIPPED
         result.error = "another reconcile of this repository is running; it will catch up"
@@ -146,18 +112,38 @@ def _reconcile_once(
         result.exception = exc
         result.outcome = RunOutcome.FAILED
         result.error = f"{type(exc).__name__}: {exc}"
-        log.exception("reconcile of %s failed", full_name)
+        log.exception(
+            "reconcile.failed", extra={"repository": job.full_name, "trigger": request.trigger}
+        )
     result.requests = source.requests - requests_before
-    if not dry_run:
-        repo_state.record(engine, repo.id, source, trigger, full, started, clock, result)
+    if not request.dry_run:
+        repo_state.record(job.engine, repo.id, source, request, started, clock, result)
     return result
 
 
+def _list_and_apply(job: _Job, request: ReconcileRequest, repo: Repository, result: Result) -> None:
+    """List the tree at the head in `result`, then plan and apply it; sets the outcome."""
+    listing = job.source.listing(Head(sha=result.to_sha, etag=result.etag))
+    result.to_sha = listing.commit_sha or result.to_sha
+    try:
+        _apply(job, request, repo, listing, result)
+    except LockBusyError:
+        # Flag first, then try once more: either the holder sees the flag when it ends,
+        # or it has ended and this run takes the lock itself. No push is left behind.
+        repo_state.mark_dirty(job.engine, repo.id)
+        _apply(job, request, repo, listing, result)
+    if result.outcome == RunOutcome.RUNNING:
+        changed = result.counts.changed or request.full
+        result.outcome = RunOutcome.SUCCESS if changed else RunOutcome.NOOP
+
+
 def _unchanged(
-    repo: Repository, head: Head, head_sha: str | None, full: bool, dry_run: bool, source: Source
+    repo: Repository, head_sha: str | None, request: ReconcileRequest, source: Source
 ) -> bool:
     """An unchanged head, already synced, needs nothing more (not even a listing)."""
-    if full or dry_run or repo.dirty or not getattr(source, "head_identifies_content", True):
+    if request.full or request.dry_run or repo.dirty:
+        return False
+    if not getattr(source, "head_identifies_content", True):
         return False
     return head_sha is not None and head_sha == repo.last_synced_sha
 
@@ -171,7 +157,7 @@ def _load_rows(session: Session, repository_id: int) -> list[RowState]:
         CatalogItem.deleted_at,
     ).where(CatalogItem.repository_id == repository_id)
     return [
-        RowState(id=r[0], path=r[1], sha=r[2], type=str(r[3]), deleted=r[4] is not None)
+        RowState(id=r[0], path=r[1], sha=r[2], type=ItemType(r[3]), deleted=r[4] is not None)
         for r in session.execute(stmt)
     ]
 
@@ -203,65 +189,85 @@ def _lock(session: Session, repository_id: int) -> None:
 
 
 def _apply(
-    engine: Engine,
-    repo: Repository,
-    source: Source,
-    options: Options,
-    listing: Listing,
-    result: Result,
-    full: bool,
-    force: bool,
-    dry_run: bool,
-    progress: Progress | None,
+    job: _Job, request: ReconcileRequest, repo: Repository, listing: Listing, result: Result
 ) -> None:
+    """Plan and write in one transaction, under the repository's lock; a dry run rolls back."""
+    options = job.options
     try:
-        with transaction(engine) as session:
-            repository_id = repo.id
-            if dry_run:
-                # No lock (MVCC gives a consistent snapshot) and, for a repository never seen,
-                # a row that the rollback below takes back: a dry run writes nothing.
-                if repository_id is None:
-                    repository_id = repo_state.add_repository(session, repo)
-            else:
-                _lock(session, repository_id)
-                synced = repo_state.synced_marker(session, repository_id)
-                if synced != (repo.last_synced_sha, repo.last_synced_at):
-                    # Another run applied since this one listed: the rows may be newer than
-                    # the listing. Under the lock nobody else applies, so list again.
-                    listing = _relist(source, result, synced[0])
+        with transaction(job.engine) as session:
+            repository_id, listing = _take(session, job, request, repo, listing, result)
             types = classify(listing.entries, options.rules)
-            shas = {e.path: e.sha for e in listing.entries}
-            desired = {path: Wanted(sha=shas[path], type=t) for path, t in types.items()}
             rows = _load_rows(session, repository_id)
-            plan = plan_reconcile(
-                desired,
-                rows,
-                _load_errors(session, repository_id),
-                full=full,
-                complete=listing.complete,
-            )
-            result.plan = plan
-            result.withheld_deletes = plan.withheld_deletes
-            live = sum(not r.deleted for r in rows)
-            check_safe(plan, live, options.max_delete_fraction, force=force)
+            plan = _plan(session, repository_id, listing, types, rows, request, options, result)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold
-            outcomes = read_and_parse(source, listing, plan.fetch, options.rules, bulk, progress)
-            result.counts = apply_plan(
-                session,
+            outcomes = read_and_parse(
+                job.source, listing, plan.fetch, options.rules, bulk, request.progress
+            )
+            target = Target(
                 repository_id=repository_id,
-                plan=plan,
-                outcomes=outcomes,
                 rows={r.path: r for r in rows},
                 types=types,
                 commit_sha=listing.commit_sha,
                 default_author=options.default_author,
                 now=utcnow(),
             )
-            if dry_run:
+            result.counts = apply_plan(session, target, plan, outcomes)
+            if request.dry_run:
                 raise _DryRunDone
             repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
     except _DryRunDone:
         pass
+
+
+def _take(
+    session: Session,
+    job: _Job,
+    request: ReconcileRequest,
+    repo: Repository,
+    listing: Listing,
+    result: Result,
+) -> tuple[int, Listing]:
+    """The repository id to write under, locked; the listing, read again if it went stale."""
+    if request.dry_run:
+        # No lock (MVCC gives a consistent snapshot) and, for a repository never seen,
+        # a row that the rollback takes back: a dry run writes nothing.
+        if repo.id is None:
+            return repo_state.add_repository(session, repo), listing
+        return repo.id, listing
+    _lock(session, repo.id)
+    synced = repo_state.synced_marker(session, repo.id)
+    if synced != (repo.last_synced_sha, repo.last_synced_at):
+        # Another run applied since this one listed: the rows may be newer than
+        # the listing. Under the lock nobody else applies, so list again.
+        listing = _relist(job.source, result, synced[0])
+    return repo.id, listing
+
+
+def _plan(
+    session: Session,
+    repository_id: int,
+    listing: Listing,
+    types: dict[str, ItemType],
+    rows: list[RowState],
+    request: ReconcileRequest,
+    options: Options,
+    result: Result,
+) -> Plan:
+    """The plan from the listing and the rows; refused when it deletes too much."""
+    shas = {e.path: e.sha for e in listing.entries}
+    desired = {path: Wanted(sha=shas[path], type=t) for path, t in types.items()}
+    plan = plan_reconcile(
+        desired,
+        rows,
+        _load_errors(session, repository_id),
+        full=request.full,
+        complete=listing.complete,
+    )
+    result.plan = plan
+    result.withheld_deletes = plan.withheld_deletes
+    live = sum(not r.deleted for r in rows)
+    check_safe(plan, live, options.max_delete_fraction, force=request.force)
+    return plan
 
 
 def _relist(source: Source, result: Result, synced_sha: str | None) -> Listing:

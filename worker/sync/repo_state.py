@@ -7,17 +7,28 @@ so the receiver and other runs never wait behind a long reconcile for the reposi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from models import Repository, RunOutcome, SyncRun, utcnow
 from models.db import insert_ignoring_conflicts, session_factory, transaction
-from settings import RepoSpec
 from worker.inbox.status import mark_done_through
-from worker.sync.run_result import Result
+from worker.sync.run import ReconcileRequest, Result
 from worker.sync.source import Head, Source
+
+
+class _Watched(Protocol):
+    """A watched repository as the poll sees it (`settings.RepoSpec` is one)."""
+
+    @property
+    def full_name(self) -> str: ...
+
+
+W = TypeVar("W", bound=_Watched)
 
 
 def find_repository(engine: Engine, full_name: str, branch: str | None) -> Repository:
@@ -48,7 +59,7 @@ def ensure_repository(engine: Engine, full_name: str, branch: str | None) -> Rep
         return repo
 
 
-def due_repositories(engine: Engine, specs: list[RepoSpec], now: datetime) -> list[RepoSpec]:
+def due_repositories(engine: Engine, specs: Sequence[W], now: datetime) -> list[W]:
     """The watched repositories a poll should look at now (failing ones back off)."""
     with session_factory(engine)() as session:
         stmt = select(Repository.full_name, Repository.next_poll_at).where(
@@ -115,7 +126,7 @@ def record_noop(
     repository_id: int,
     head: Head,
     source: Source,
-    trigger: str,
+    request: ReconcileRequest,
     started: datetime,
     result: Result,
 ) -> None:
@@ -139,10 +150,10 @@ def record_noop(
         )
         if result.to_sha:
             mark_done_through(session, result.full_name, result.to_sha, started)
-        if trigger != "poll":
+        if request.trigger != "poll":
             run = SyncRun(
                 repository_id=repository_id,
-                trigger=trigger,
+                trigger=request.trigger,
                 from_sha=result.from_sha,
                 to_sha=result.to_sha,
                 outcome=RunOutcome.NOOP.value,
@@ -160,8 +171,7 @@ def record(
     engine: Engine,
     repository_id: int,
     source: Source,
-    trigger: str,
-    full: bool,
+    request: ReconcileRequest,
     started: datetime,
     clock: float,
     result: Result,
@@ -191,8 +201,8 @@ def record(
             setattr(repo, key, value)
         run = SyncRun(
             repository_id=repository_id,
-            trigger=trigger,
-            full=full,
+            trigger=request.trigger,
+            full=request.full,
             from_sha=result.from_sha,
             to_sha=result.to_sha,
             outcome=str(result.outcome),

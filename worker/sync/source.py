@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from worker.sync.catalog import TreeEntry
+from worker.sync.entries import TreeEntry
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,22 @@
-"""Git blob hashing, so a local folder and a GitHub tree name the same content the same way."""
+"""Tree entries as git records them: path, file mode and blob SHA, plus Git LFS pointer detection.
+
+A local folder and a GitHub tree are both turned into these entries, hashed the way
+`git hash-object` hashes, so the two name the same content the same way.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+
+MODE_FILE = "100644"
+MODE_EXEC = "100755"
+MODE_SYMLINK = "120000"
+MODE_SUBMODULE = "160000"
+MODE_TREE = "040000"
+
+#: Modes of regular files; only these can be items or manifests.
+FILE_MODES = frozenset({MODE_FILE, MODE_EXEC, "100664"})  # 100664: ancient git, still valid
 
 # Pointer files are tiny; git-lfs itself refuses to treat anything of 1024 bytes or more as one.
 _LFS_MAX_POINTER_BYTES = 1024
@@ -10,6 +24,16 @@ _LFS_VERSION_PREFIXES = (
     b"version https://git-lfs.github.com/spec/",
     b"version https://hawser.github.com/spec/",  # the pre-1.0 name of the spec
 )
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a git tree listing (GitHub's recursive tree, or a folder walk)."""
+
+    path: str
+    sha: str
+    mode: str = MODE_FILE
+    size: int | None = None
 
 
 def blob_sha(data: bytes) -> str:

@@ -1,13 +1,41 @@
-"""What a reconcile is given (`Options`) and what it returns (`Result`)."""
+"""One reconcile: what it is asked (`ReconcileRequest`), given (`Options`), returns (`Result`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from models import RunOutcome
 from worker.sync.apply import Counts
-from worker.sync.catalog import CatalogRules
+from worker.sync.layout import CatalogRules
 from worker.sync.plan import Plan
+
+#: Called with (files read so far, files to read) as a reconcile reads changed files.
+Progress = Callable[[int, int], None]
+
+#: The trigger of the re-runs a reconcile makes for pushes that arrived while it ran.
+COALESCED = "coalesced"
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """What one reconcile is asked to do, beyond which repository and from which source.
+
+    `trigger` is recorded on the run (`webhook`, `poll`, `manual`, ...); `branch` None means
+    the default branch; `full` re-reads every item; `force` applies a plan that deletes more
+    than the safety limit; `dry_run` plans and applies in a transaction it rolls back.
+    """
+
+    trigger: str
+    branch: str | None = None
+    full: bool = False
+    force: bool = False
+    dry_run: bool = False
+    progress: Progress | None = None
+
+    def coalesced(self) -> ReconcileRequest:
+        """The re-run for pushes that arrived meanwhile: incremental, never a dry run."""
+        return replace(self, trigger=COALESCED, full=False, dry_run=False)
 
 
 @dataclass(frozen=True)
