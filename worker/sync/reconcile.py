@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 from models import CatalogFileError, CatalogItem, ItemType, Repository, RunOutcome, utcnow
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
+from worker.repositories import ensure_repository
 from worker.sync import repo_state
 from worker.sync.apply import Outcome, Target, apply_plan
 from worker.sync.entries import blob_sha
 from worker.sync.layout import CatalogRules, classify
 from worker.sync.parse import FileError, parse_item
 from worker.sync.plan import Plan, RowState, Wanted, check_safe, plan_reconcile
-from worker.sync.repo_state import due_repositories, ensure_repository
+from worker.sync.repo_state import due_repositories
 from worker.sync.run import Options, Progress, ReconcileRequest, Result
 from worker.sync.source import Head, Listing, Source
 
@@ -39,7 +40,6 @@ __all__ = [
     "ReconcileRequest",
     "Result",
     "due_repositories",
-    "ensure_repository",
     "read_and_parse",
     "reconcile",
 ]
@@ -84,7 +84,7 @@ def _reconcile_once(job: _Job, request: ReconcileRequest) -> Result:
     repo = (
         repo_state.find_repository(job.engine, job.full_name, request.branch)
         if request.dry_run
-        else repo_state.ensure_repository(job.engine, job.full_name, request.branch)
+        else repo_state.stored_repository(job.engine, job.full_name, request.branch)
     )
     result = Result(
         full_name=job.full_name, outcome=RunOutcome.RUNNING, from_sha=repo.last_synced_sha
@@ -232,7 +232,7 @@ def _take(
         # No lock (MVCC gives a consistent snapshot) and, for a repository never seen,
         # a row that the rollback takes back: a dry run writes nothing.
         if repo.id is None:
-            return repo_state.add_repository(session, repo), listing
+            return ensure_repository(session, repo.full_name, repo.branch), listing
         return repo.id, listing
     _lock(session, repo.id)
     synced = repo_state.synced_marker(session, repo.id)

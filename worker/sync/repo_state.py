@@ -15,8 +15,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from models import Repository, RunOutcome, SyncRun, utcnow
-from models.db import insert_ignoring_conflicts, session_factory, transaction
+from models.db import session_factory, transaction
 from worker.inbox.status import mark_done_through
+from worker.repositories import ensure_repository
 from worker.sync.run import ReconcileRequest, Result
 from worker.sync.source import Head, Source
 
@@ -40,23 +41,10 @@ def find_repository(engine: Engine, full_name: str, branch: str | None) -> Repos
     return found or Repository(full_name=full_name, branch=branch, dirty=False)
 
 
-def add_repository(session: Session, repo: Repository) -> int:
-    row = Repository(full_name=repo.full_name, branch=repo.branch)
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def ensure_repository(engine: Engine, full_name: str, branch: str | None) -> Repository:
-    """The repository's row, created on first sight (race-safe)."""
+def stored_repository(engine: Engine, full_name: str, branch: str | None) -> Repository:
+    """The repository's row, created on first sight (race-safe), committed."""
     with transaction(engine) as session:
-        insert_ignoring_conflicts(session, Repository, [{"full_name": full_name, "branch": branch}])
-        repo = session.execute(
-            select(Repository).where(Repository.full_name == full_name)
-        ).scalar_one()
-        if branch is not None and repo.branch != branch:
-            repo.branch = branch
-        return repo
+        return session.get_one(Repository, ensure_repository(session, full_name, branch))
 
 
 def due_repositories(engine: Engine, specs: Sequence[W], now: datetime) -> list[W]:
