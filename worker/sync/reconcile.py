@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from models import CatalogFileError, CatalogItem, Repository, RunOutcome, utcnow
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
-from worker.sync import repo_state
+from worker.sync import change_log, repo_state
 from worker.sync.apply import Outcome, apply_plan
 from worker.sync.catalog import CatalogRules, FileError, classify, parse_item
 from worker.sync.gitblob import blob_sha
@@ -122,12 +122,12 @@ def _reconcile_once(
         result.to_sha = listing.commit_sha or head_sha
         args = (engine, repo, source, options, listing, result, full, force, dry_run, progress)
         try:
-            _apply(*args)
+            _apply(*args, trigger)
         except LockBusyError:
             # Flag first, then try once more: either the holder sees the flag when it ends,
             # or it has ended and this run takes the lock itself. No push is left behind.
             repo_state.mark_dirty(engine, repo.id)
-            _apply(*args)
+            _apply(*args, trigger)
         result.outcome = (
             result.outcome
             if result.outcome != RunOutcome.RUNNING
@@ -213,6 +213,7 @@ def _apply(
     force: bool,
     dry_run: bool,
     progress: Progress | None,
+    trigger: str,
 ) -> None:
     try:
         with transaction(engine) as session:
@@ -259,7 +260,18 @@ def _apply(
             )
             if dry_run:
                 raise _DryRunDone
+            run_id = change_log.record(
+                session,
+                source,
+                result,
+                repository_id=repository_id,
+                before=rows,
+                commit_sha=listing.commit_sha,
+                trigger=trigger,
+                full=full,
+            )
             repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
+        result.run_id = run_id  # committed: the bookkeeping completes this run's row
     except _DryRunDone:
         pass
 
