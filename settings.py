@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=1_048_576, gt=0)
     max_webhook_bytes: int = Field(default=26_214_400, gt=0)
     catalog_default_author: str = "catalog-sync"
+    changes_retention_days: float = Field(default=90, gt=0, le=36500, allow_inf_nan=False)
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, ge=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0)
