@@ -51,13 +51,19 @@ class Listener:
 
     def wait(self, timeout: float) -> int:
         """Block until a notification arrives or `timeout` passes; how many arrived."""
+        self._check_open()
         ready, _, _ = select.select([self.conn], [], [], timeout)
         if not ready:
             return 0
-        self.conn.poll()  # raises OperationalError when the server went away
+        self.conn.poll()  # the server going away raises, or leaves the connection closed
+        self._check_open()
         count = len(self.conn.notifies)
         self.conn.notifies.clear()
         return count
+
+    def _check_open(self) -> None:
+        if self.conn.closed:
+            raise psycopg2.InterfaceError("the LISTEN connection was closed by the server")
 
     def close(self) -> None:
         with contextlib.suppress(psycopg2.Error):
