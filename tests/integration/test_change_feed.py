@@ -284,3 +284,33 @@ def test_replaying_the_feed_gives_the_table(engine: Engine, tmp_path: Path, sequ
         cursor = max([cursor, *(c.id for c in new)])
         table = {i.id: (i.git_path, i.blob_sha) for i in live_items(engine, repo)}
         assert index == table
+
+
+def test_change_ids_become_visible_in_increasing_order(pg_engine: Engine, tmp_path: Path) -> None:
+    """A writer that allocated ids holds the feed lock until it commits: a later writer waits,
+    so a reader never sees a higher cursor while a lower one is still uncommitted."""
+    import threading
+
+    from worker.sync import change_log
+
+    root = tmp_path / "tree"
+    write(root, {"skills/a.md": item("a")})
+    reconcile(pg_engine, "acme/one", LocalSource(root), OPTIONS, trigger="test")
+    (first,) = feed(pg_engine, "acme/one")
+    with session_factory(pg_engine)() as session, session.begin():
+        change_log.take_feed_lock(session)  # an open writer, like issue 16's retirement
+        row = {c: getattr(first, c) for c in ("item_id", "repository_id", "git_path")}
+        _, held = change_log.insert_changes(
+            session, [{**row, "kind": "retired", "created_at": first.created_at}]
+        )
+        other = threading.Thread(
+            target=reconcile,
+            args=(pg_engine, "acme/two", LocalSource(root), OPTIONS),
+            kwargs={"trigger": "test"},
+        )
+        other.start()
+        other.join(1.5)
+        assert other.is_alive()  # waiting for the lock, with no id allocated yet
+    other.join(30)
+    (later,) = feed(pg_engine, "acme/two")
+    assert later.id > held
