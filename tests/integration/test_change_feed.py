@@ -199,6 +199,9 @@ def notifications(conn: Any, wait: float = 0.5) -> list[dict[str, Any]]:
 def test_failed_refused_and_dry_runs_write_no_change(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_listener: Any
 ) -> None:
+    from worker.sync import change_log
+
+    monkeypatch.setattr(change_log, "_CHUNK", 3)  # many batches of changes in one run
     root = tmp_path / "tree"
     write(root, {f"skills/s{i}.md": item(f"s{i}") for i in range(20)})
     first = reconcile(engine, REPO, LocalSource(root), OPTIONS, trigger="test")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from worker.sync.changes import Commit, RowAfter, Stamp, change_rows
-from worker.sync.plan import Move, RowState, Wanted, plan_reconcile
+from worker.sync.plan import RowState, Wanted, plan_reconcile
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 COMMIT = Commit("c" * 40, "ada", datetime(2026, 11, 30, tzinfo=UTC))
@@ -42,8 +42,7 @@ def test_every_kind_names_its_item_paths_and_blobs() -> None:
         ("added", "skills/n.md"),
         ("updated", "skills/e.md"),
     ]
-    moves = [Move(moved.id, "skills/old.md", "skills/new.md", "skill")]
-    rows = change_rows(details, moves, before, after, STAMP)
+    rows = change_rows(details, {"skills/new.md": "skills/old.md"}, before, after, STAMP)
     got = [
         (
             r["kind"],
@@ -94,7 +93,8 @@ def test_rows_follow_a_real_plan() -> None:
         "skills/d.md": RowAfter(dropped.id, "d"),
         "skills/r.md": RowAfter(revived.id, "r"),
     }
-    rows = change_rows(details, plan.moves, before, after, STAMP)
+    moved_from = {m.new_path: m.old_path for m in plan.moves}
+    rows = change_rows(details, moved_from, before, after, STAMP)
     assert [(r["kind"], r["item_id"]) for r in rows] == [
         ("moved", moving.id),
         ("deleted", dropped.id),
@@ -103,13 +103,13 @@ def test_rows_follow_a_real_plan() -> None:
 
 
 def test_nothing_changed_gives_no_rows() -> None:
-    assert change_rows([], [], {}, {}, STAMP) == []
+    assert change_rows([], {}, {}, {}, STAMP) == []
 
 
 def test_a_change_of_a_row_that_did_not_exist_is_refused() -> None:
     """Inconsistent input must fail the transaction, not write a feed that lies."""
     after = {"skills/x.md": RowAfter(uuid.uuid4(), "x")}
     with pytest.raises(ValueError, match="no row before"):
-        change_rows([("updated", "skills/x.md")], [], {}, after, STAMP)
+        change_rows([("updated", "skills/x.md")], {}, {}, after, STAMP)
     with pytest.raises(ValueError):
-        change_rows([("exploded", "skills/x.md")], [], {}, after, STAMP)
+        change_rows([("exploded", "skills/x.md")], {}, {}, after, STAMP)

@@ -60,8 +60,31 @@ def record(
     if not details:
         return None
     commit = commit_of(source, commit_sha)
-    after = _rows_after(session, repository_id, {path for _, path in details})
+    rows_before = {r.path: r for r in before}
+    moved_from = {m.new_path: m.old_path for m in (result.plan.moves if result.plan else [])}
     take_feed_lock(session)
+    run_id = _open_run(session, result, repository_id, trigger, full)
+    stamp = Stamp(repository_id, run_id, commit, utcnow())
+    first = last = 0
+    for i in range(0, len(details), _CHUNK):  # a batch at a time: a cold start has many
+        chunk = details[i : i + _CHUNK]
+        after = _rows_after(session, repository_id, {path for _, path in chunk})
+        low, last = insert_changes(
+            session, change_rows(chunk, moved_from, rows_before, after, stamp)
+        )
+        first = first or low
+    announce(session, {"run_id": run_id, "repository": result.full_name}, first, last)
+    log.info(
+        "changes_recorded",
+        extra={"repository": result.full_name, "run_id": run_id, "first": first, "last": last},
+    )
+    return run_id
+
+
+def _open_run(
+    session: Session, result: Result, repository_id: int, trigger: str, full: bool
+) -> int:
+    """The run's `sync_runs` row, `running` until the bookkeeping after the commit."""
     run = SyncRun(
         repository_id=repository_id,
         trigger=trigger,
@@ -73,15 +96,6 @@ def record(
     )
     session.add(run)
     session.flush()
-    moves = result.plan.moves if result.plan is not None else []
-    stamp = Stamp(repository_id, run.id, commit, utcnow())
-    rows = change_rows(details, moves, {r.path: r for r in before}, after, stamp)
-    first, last = insert_changes(session, rows)
-    announce(session, {"run_id": run.id, "repository": result.full_name}, first, last)
-    log.info(
-        "changes_recorded",
-        extra={"repository": result.full_name, "run_id": run.id, "first": first, "last": last},
-    )
     return run.id
 
 
@@ -92,11 +106,9 @@ def take_feed_lock(session: Session) -> None:
 
 
 def insert_changes(session: Session, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Append change rows (the caller holds the feed lock); the first and last cursor."""
-    ids: list[int] = []
-    for i in range(0, len(rows), _CHUNK):
-        stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
-        ids.extend(session.execute(stmt, rows[i : i + _CHUNK]).scalars())
+    """Append change rows (the caller holds the feed lock); their first and last cursor."""
+    stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
+    ids = list(session.execute(stmt, rows).scalars())
     return min(ids), max(ids)
 
 
@@ -111,16 +123,11 @@ def announce(session: Session, fields: dict[str, Any], first: int, last: int) ->
 
 
 def _rows_after(session: Session, repository_id: int, paths: set[str]) -> dict[str, RowAfter]:
-    ordered = sorted(paths)
-    found: dict[str, RowAfter] = {}
-    for i in range(0, len(ordered), _CHUNK):
-        stmt = select(CatalogItem.git_path, CatalogItem.id, CatalogItem.blob_sha).where(
-            CatalogItem.repository_id == repository_id,
-            CatalogItem.git_path.in_(ordered[i : i + _CHUNK]),
-        )
-        for path, ident, sha in session.execute(stmt):
-            found[path] = RowAfter(ident, sha)
-    return found
+    """The changed paths' rows as the apply left them (one batch of paths)."""
+    stmt = select(CatalogItem.git_path, CatalogItem.id, CatalogItem.blob_sha).where(
+        CatalogItem.repository_id == repository_id, CatalogItem.git_path.in_(sorted(paths))
+    )
+    return {path: RowAfter(ident, sha) for path, ident, sha in session.execute(stmt)}
 
 
 def commit_of(source: Source, sha: str | None) -> Commit:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from models import ChangeKind
-from worker.sync.plan import Move, RowState
+from worker.sync.plan import RowState
 
 
 @dataclass(frozen=True)
@@ -46,21 +46,21 @@ class Stamp:
 
 def change_rows(
     details: Iterable[tuple[str, str]],
-    moves: Iterable[Move],
+    moved_from: Mapping[str, str],
     before: Mapping[str, RowState],
     after: Mapping[str, RowAfter],
     stamp: Stamp,
 ) -> list[dict[str, Any]]:
     """One `catalog_item_changes` row per changed item, in the order the apply reported them.
 
-    `before` holds the rows by path as the plan saw them, `after` the changed paths' rows once
-    written. A delete keeps its path and loses its blob; a move names both paths.
+    `moved_from` maps each move's new path to its old one, `before` holds the rows by path as
+    the plan saw them, `after` the changed paths' rows once written. A delete keeps its path
+    and loses its blob; a move names both paths.
     """
-    old_paths = {m.new_path: m.old_path for m in moves}
     rows = []
     for kind, path in details:
         change = ChangeKind(kind)
-        old_path = old_paths.get(path) if change == ChangeKind.MOVED else None
+        old_path = moved_from.get(path) if change == ChangeKind.MOVED else None
         previous = before.get(old_path or path)
         if change != ChangeKind.ADDED and previous is None:
             raise ValueError(f"{kind} {path}: no row before the change")
