@@ -116,6 +116,22 @@ def test_changes_and_history(cli: Any, engine: Engine, tmp_path: Path) -> None:
     assert cli("history", "skills/a.md", "--repo", "other/repo").exit_code == 1
 
 
+def test_an_unmigrated_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    get_settings.cache_clear()
+    try:
+        for args in (["changes"], ["changes", "--follow"], ["history", "skills/a.md"]):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 1, result.output
+            assert result.output.startswith("error: cannot read the change feed: ")
+            assert "no such table" in result.output
+            assert len(result.output.splitlines()) == 1
+    finally:
+        get_settings.cache_clear()
+
+
 def test_feed_commands_have_help() -> None:
     for command in ("changes", "history"):
         result = CliRunner().invoke(main, [command, "--help"])

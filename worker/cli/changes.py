@@ -26,6 +26,12 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _first_line(exc: BaseException) -> str:
+    """A database error's first line (psycopg2's run over several)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 @contextmanager
 def _database_errors() -> Iterator[None]:
     """A database that is missing, unmigrated or unreachable is one line, not a traceback."""
@@ -34,8 +40,8 @@ def _database_errors() -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        _fail(f"cannot read the change feed: {first} (is the database migrated and reachable?)")
+        reason = _first_line(exc.orig if exc.orig is not None else exc)
+        _fail(f"cannot read the change feed: {reason} (is the database migrated and reachable?)")
 
 
 def _line(change: Change) -> str:
@@ -94,8 +100,7 @@ def _follow(engine: Engine, cursor: int, repository: str | None, as_json: bool) 
         sys.stdout.flush()
 
     def retry(exc: BaseException, delay: float) -> None:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        click.echo(f"database unreachable ({reason}); retrying in {delay:.1f}s", err=True)
+        click.echo(f"database unreachable ({_first_line(exc)}); retrying in {delay:.1f}s", err=True)
 
     with suppress(KeyboardInterrupt):  # Ctrl-C is how a follower ends: exit 0
         Follower(engine, cursor, emit, repository=repository).run(on_retry=retry)

@@ -81,6 +81,7 @@ class Follower:
         self.emit = emit
         self.repository = repository
         self.listening = engine.dialect.name == "postgresql"
+        self._listener: Listener | None = None
 
     def drain(self) -> None:
         """Emit every committed change after the cursor, page by page."""
@@ -102,30 +103,39 @@ class Follower:
     ) -> None:
         """Follow until `stop` is set (or Ctrl-C). `idle_s`: re-read after this long unwoken."""
         stop = stop or threading.Event()
-        listener: Listener | None = None
         delay = 0.0
         try:
             while not stop.is_set():
                 try:
-                    if self.listening and listener is None:
-                        listener = Listener(self.engine)  # before the read: nothing slips by
-                    self.drain()
-                    if listener is not None:
-                        listener.wait(idle_s)
-                    else:
-                        stop.wait(poll_s)
+                    self._step(stop, poll_s, idle_s)
                     delay = 0.0
                 except CONNECTION_LOST as exc:
-                    if listener is not None:
-                        listener.close()
-                        listener = None
+                    if not self._worth_retrying(exc):
+                        raise
+                    self._drop_listener()
                     delay = min(MAX_BACKOFF_S, max(MIN_BACKOFF_S, delay * 2))
-                    log.warning(
-                        "feed_connection_lost", extra={"error": str(exc), "retry_in": delay}
-                    )
+                    log.info("feed_connection_lost", extra={"error": str(exc), "retry_in": delay})
                     if on_retry is not None:
                         on_retry(exc, delay)
                     stop.wait(delay)
         finally:
-            if listener is not None:
-                listener.close()
+            self._drop_listener()
+
+    def _step(self, stop: threading.Event, poll_s: float, idle_s: float) -> None:
+        """One read, then a wait: for a notification (PostgreSQL) or the poll interval."""
+        if self.listening and self._listener is None:
+            self._listener = Listener(self.engine)  # before the read: nothing slips by
+        self.drain()
+        if self._listener is not None:
+            self._listener.wait(idle_s)
+        else:
+            stop.wait(poll_s)
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        """PostgreSQL going away is; on SQLite only a busy file is (no table is not)."""
+        return self.listening or "locked" in str(exc)
+
+    def _drop_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
