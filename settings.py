@@ -158,6 +158,7 @@ class Settings(BaseSettings):
     # GitHub sends at most 25 MiB; below 1 KiB even a ping would be refused.
     max_webhook_bytes: int = Field(default=25 * MIB, ge=1024, le=100 * MIB)
     catalog_default_author: str = "catalog-sync"
+    changes_retention_days: float = Field(default=90, gt=0, le=36500, allow_inf_nan=False)
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, gt=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0, le=100_000)

@@ -5,6 +5,8 @@ from models.db import get_engine, make_engine, session_factory, transaction
 from models.tables import (
     CatalogFileError,
     CatalogItem,
+    CatalogItemChange,
+    ChangeKind,
     DeliveryStatus,
     ItemType,
     Repository,
@@ -21,6 +23,8 @@ __all__ = [
     "Base",
     "CatalogFileError",
     "CatalogItem",
+    "CatalogItemChange",
+    "ChangeKind",
     "DeliveryStatus",
     "ItemType",
     "Repository",

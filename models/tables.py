@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -42,6 +43,17 @@ class DeliveryStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     DEAD = "dead"
+
+
+class ChangeKind(enum.StrEnum):
+    """What happened to an item, as `catalog_item_changes` records it."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    MOVED = "moved"
+    DELETED = "deleted"
+    RESTORED = "restored"
+    RETIRED = "retired"
 
 
 class RunOutcome(enum.StrEnum):
@@ -256,3 +268,39 @@ class CatalogFileError(Base):
     commit_sha: Mapped[str | None] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = _created()
     last_seen_at: Mapped[datetime] = _updated()
+
+
+class CatalogItemChange(Base):
+    """One change of one item, written in the transaction that made it (the change feed).
+
+    `id` is the readers' cursor: writers take a lock before allocating ids and hold it to
+    commit, so ids become visible in increasing order and a reader never skips one. SQLite's
+    AUTOINCREMENT keeps ids from being reused once retention has pruned the newest rows.
+    """
+
+    __tablename__ = "catalog_item_changes"
+    __table_args__ = (
+        _enum_check("kind", ChangeKind, "kind"),
+        Index("ix_catalog_item_changes_repository_id_id", "repository_id", "id"),
+        Index("ix_catalog_item_changes_item_id_id", "item_id", "id"),
+        Index("ix_catalog_item_changes_created_at", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+    )
+    item_id: Mapped[uuid.UUID] = mapped_column(Uuid(), nullable=False)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    git_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    old_git_path: Mapped[str | None] = mapped_column(String(1024))
+    old_blob_sha: Mapped[str | None] = mapped_column(String(40))
+    new_blob_sha: Mapped[str | None] = mapped_column(String(40))
+    commit_sha: Mapped[str | None] = mapped_column(String(40))
+    author_login: Mapped[str | None] = mapped_column(String(255))
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()

@@ -29,6 +29,8 @@ from kombu import Exchange, Queue
 from settings import Settings, get_settings
 from worker.tasknames import (
     POLL_TASK,
+    PRUNE_CHANGES_INTERVAL_S,
+    PRUNE_CHANGES_TASK,
     QUEUE_NAME,
     SELF_REPAIR_INTERVAL_S,
     SELF_REPAIR_TASK,
@@ -104,6 +106,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "self-repair": {"task": SELF_REPAIR_TASK, "schedule": SELF_REPAIR_INTERVAL_S},
         "verify-all-nightly": {"task": VERIFY_ALL_TASK, "schedule": crontab(hour=3, minute=17)},
+        "prune-changes": {"task": PRUNE_CHANGES_TASK, "schedule": PRUNE_CHANGES_INTERVAL_S},
     }
 
 

@@ -6,6 +6,8 @@ the task code (or Celery) to publish or schedule one.
 
 __all__ = [
     "POLL_TASK",
+    "PRUNE_CHANGES_INTERVAL_S",
+    "PRUNE_CHANGES_TASK",
     "QUEUE_NAME",
     "RECONCILE_TASK",
     "SELF_REPAIR_INTERVAL_S",
@@ -23,10 +25,19 @@ VISIBILITY_TIMEOUT_S = 3600
 TASK_TIME_LIMIT_S = 900
 TASK_SOFT_TIME_LIMIT_S = 840
 SELF_REPAIR_INTERVAL_S = 600.0
+PRUNE_CHANGES_INTERVAL_S = 3600.0
 
 RECONCILE_TASK = "worker.tasks.reconcile_repository_task"
 POLL_TASK = "worker.tasks.poll_repositories_task"
 SWEEP_TASK = "worker.tasks.sweep_deliveries_task"
 SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
 VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
-TASK_NAMES = (RECONCILE_TASK, POLL_TASK, SWEEP_TASK, SELF_REPAIR_TASK, VERIFY_ALL_TASK)
+PRUNE_CHANGES_TASK = "worker.tasks.prune_changes_task"
+TASK_NAMES = (
+    RECONCILE_TASK,
+    POLL_TASK,
+    SWEEP_TASK,
+    SELF_REPAIR_TASK,
+    VERIFY_ALL_TASK,
+    PRUNE_CHANGES_TASK,
+)

@@ -24,6 +24,7 @@ from worker.errors import (
     RateLimitedError,
     TransientSourceError,
 )
+from worker.feed.retention import prune_changes, retention_cutoff
 from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
 from worker.inbox.queries import watched_hooks
 from worker.inbox.status import mark_failed, mark_processing
@@ -31,6 +32,7 @@ from worker.inbox.sweep import sweep_pending
 from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
+    PRUNE_CHANGES_TASK,
     RECONCILE_TASK,
     SELF_REPAIR_TASK,
     SWEEP_TASK,
@@ -160,3 +162,12 @@ def self_repair_task() -> int:
         except CatalogSyncError as exc:
             log.warning("self-repair failed", extra={"repository": full_name, "error": str(exc)})
     return total
+
+
+@app.task(name=PRUNE_CHANGES_TASK)
+def prune_changes_task() -> int:
+    """Hourly: drop change-feed rows older than CHANGES_RETENTION_DAYS (in small batches)."""
+    settings = get_settings()
+    return prune_changes(
+        services.engine(settings), retention_cutoff(settings.changes_retention_days)
+    )

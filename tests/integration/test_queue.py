@@ -78,6 +78,7 @@ def test_reliability_settings() -> None:
         "worker.tasks.sweep_deliveries_task",
         "worker.tasks.self_repair_task",
         "worker.tasks.verify_all_task",
+        "worker.tasks.prune_changes_task",
     }
     sql = celery_config(Settings(celery_broker_url="sqla+sqlite:///x.sqlite"))
     assert sql["broker_transport_options"] == {}

@@ -41,6 +41,7 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "sweep_interval_seconds": (1, 86_400, False),
     "delivery_max_attempts": (1, 1000, False),
     "github_app_installation_id": (1, None, False),
+    "changes_retention_days": (0, 36_500, True),
 }
 FLOATS = [f for f, info in Settings.model_fields.items() if info.annotation is float]
 

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from settings import get_settings, settings_error_line
+from worker.cli.changes import register as register_feed_commands
 
 # Piped output is not cut to 80 columns: scripts and logs get whole lines.
 _WIDTH = None if sys.stdout.isatty() else 240
@@ -407,6 +408,8 @@ def run(host: str, port: int) -> None:
 
     sys.exit(run_all(host, port))
 
+
+register_feed_commands(main)
 
 if __name__ == "__main__":
     main()

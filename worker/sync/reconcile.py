@@ -24,7 +24,7 @@ from models import CatalogFileError, CatalogItem, ItemType, Repository, RunOutco
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
 from worker.repositories import ensure_repository
-from worker.sync import repo_state
+from worker.sync import change_log, repo_state
 from worker.sync.apply import Outcome, Target, apply_plan
 from worker.sync.entries import blob_sha
 from worker.sync.layout import CatalogRules, classify
@@ -214,7 +214,18 @@ def _apply(
             result.counts = apply_plan(session, target, plan, outcomes)
             if request.dry_run:
                 raise _DryRunDone
+            run_id = change_log.record(
+                session,
+                job.source,
+                result,
+                repository_id=repository_id,
+                before=rows,
+                commit_sha=listing.commit_sha,
+                trigger=request.trigger,
+                full=request.full,
+            )
             repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
+        result.run_id = run_id  # committed: the bookkeeping completes this run's row
     except _DryRunDone:
         pass
 

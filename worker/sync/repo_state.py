@@ -201,6 +201,9 @@ def record(
             duration_ms=int((time.monotonic() - clock) * 1000),
             **{k: v for k, v in result.counts.as_dict().items()},
         )
+        if result.run_id is not None:  # opened by the applying transaction, with its changes
+            run.id = result.run_id
+            run = session.merge(run)
         session.add(run)
         session.flush()
         result.run_id = run.id

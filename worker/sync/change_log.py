@@ -1,0 +1,154 @@
+"""Write the change feed inside the transaction that changes the rows, and announce it.
+
+Readers page through `catalog_item_changes` by id, so an id must never become visible after a
+higher one: on PostgreSQL, ids come from a sequence when a row is inserted, but transactions
+commit in any order. Every writer therefore takes one transaction-scoped advisory lock just
+before it inserts changes and holds it until it commits: ids are allocated in commit order. The
+lock covers only the tail of a reconcile (the inserts and the commit), after the slow part.
+SQLite has one writer at a time anyway.
+
+The NOTIFY is sent inside the transaction: PostgreSQL delivers it when, and only if, the
+transaction commits, so a rolled-back, failed or dry run announces nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from models import CatalogItem, CatalogItemChange, RunOutcome, SyncRun, utcnow
+from worker.sync.changes import Commit, RowAfter, Stamp, change_rows
+from worker.sync.folder import LocalSource
+from worker.sync.plan import RowState
+from worker.sync.run import Result
+from worker.sync.source import Source
+
+log = logging.getLogger(__name__)
+
+#: PostgreSQL channel readers LISTEN on; the payload is JSON with the run and cursor range.
+CHANNEL = "catalog_changes"
+#: First key of the two-int advisory lock that orders change ids (0x63730001 is the reconcile's).
+FEED_LOCK_CLASS = 0x63730002
+_CHUNK = 1000
+
+
+def record(
+    session: Session,
+    source: Source,
+    result: Result,
+    *,
+    repository_id: int,
+    before: Iterable[RowState],
+    commit_sha: str | None,
+    trigger: str,
+    full: bool,
+) -> int | None:
+    """Record the applied plan's changes under a `sync_runs` row opened here; its id, or None.
+
+    Called in the reconcile's transaction after the rows are written. The run row is inserted
+    now (outcome `running`) so the changes can name it; the reconcile's bookkeeping fills it in
+    after the commit. A plan that changed no row writes nothing.
+    """
+    details = result.counts.details
+    if not details:
+        return None
+    commit = commit_of(source, commit_sha)
+    rows_before = {r.path: r for r in before}
+    moved_from = {m.new_path: m.old_path for m in (result.plan.moves if result.plan else [])}
+    take_feed_lock(session)
+    run_id = _open_run(session, result, repository_id, trigger, full)
+    stamp = Stamp(repository_id, run_id, commit, utcnow())
+    first = last = 0
+    for i in range(0, len(details), _CHUNK):  # a batch at a time: a cold start has many
+        chunk = details[i : i + _CHUNK]
+        after = _rows_after(session, repository_id, {path for _, path in chunk})
+        low, last = insert_changes(
+            session, change_rows(chunk, moved_from, rows_before, after, stamp)
+        )
+        first = first or low
+    announce(session, {"run_id": run_id, "repository": result.full_name}, first, last)
+    log.info(
+        "changes_recorded",
+        extra={"repository": result.full_name, "run_id": run_id, "first": first, "last": last},
+    )
+    return run_id
+
+
+def _open_run(
+    session: Session, result: Result, repository_id: int, trigger: str, full: bool
+) -> int:
+    """The run's `sync_runs` row, `running` until the bookkeeping after the commit."""
+    run = SyncRun(
+        repository_id=repository_id,
+        trigger=trigger,
+        full=full,
+        from_sha=result.from_sha,
+        to_sha=result.to_sha,
+        outcome=RunOutcome.RUNNING.value,
+        started_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def take_feed_lock(session: Session) -> None:
+    """Order change ids by commit: held from the first insert to the end of the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": FEED_LOCK_CLASS})
+
+
+def insert_changes(session: Session, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Append change rows (the caller holds the feed lock); their first and last cursor."""
+    stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
+    ids = list(session.execute(stmt, rows).scalars())
+    return min(ids), max(ids)
+
+
+def announce(session: Session, fields: dict[str, Any], first: int, last: int) -> None:
+    """`NOTIFY catalog_changes` with the cursor range, delivered by PostgreSQL on commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite readers poll the cursor
+    payload = json.dumps({**fields, "first_cursor": first, "last_cursor": last})
+    session.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+    )
+
+
+def _rows_after(session: Session, repository_id: int, paths: set[str]) -> dict[str, RowAfter]:
+    """The changed paths' rows as the apply left them (one batch of paths)."""
+    stmt = select(CatalogItem.git_path, CatalogItem.id, CatalogItem.blob_sha).where(
+        CatalogItem.repository_id == repository_id, CatalogItem.git_path.in_(sorted(paths))
+    )
+    return {path: RowAfter(ident, sha) for path, ident, sha in session.execute(stmt)}
+
+
+def commit_of(source: Source, sha: str | None) -> Commit:
+    """The commit with its author and time when the source knows them without a request.
+
+    A git work tree does; GitHub would cost one more request per run, so its author and time
+    stay unknown (None) and only the SHA is recorded.
+    """
+    if sha is None or not isinstance(source, LocalSource):
+        return Commit(sha)
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(source.root), "show", "-s", "--format=%an%x00%cI", sha],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return Commit(sha)
+    author, sep, when = proc.stdout.strip().partition("\0")
+    if proc.returncode != 0 or not sep:
+        return Commit(sha)
+    return Commit(sha, author or None, datetime.fromisoformat(when))
