@@ -80,3 +80,30 @@ class BrokerUnavailableError(CatalogSyncError):
     """The message broker refused or timed out a publish; the delivery stays `pending`."""
 
     reason = "broker_unavailable"
+
+
+class WebhookError(CatalogSyncError):
+    """A delivery the receiver refuses; `reason` is the token in its answer and its log line."""
+
+    reason = "webhook"
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or type(self).reason, reason=reason)
+
+
+class BodyTooLarge(WebhookError):
+    """The body is over `MAX_WEBHOOK_BYTES` (a 413)."""
+
+    reason = "body_too_large"
+
+
+class SignatureError(WebhookError):
+    """The delivery's signature is missing, malformed or wrong (a 401); `reason` says which."""
+
+    reason = "signature"
+
+
+class PayloadError(WebhookError):
+    """The body is malformed (a 400); `reason` names the first bad field."""
+
+    reason = "invalid_payload"
