@@ -18,6 +18,7 @@ from models import (
     session_factory,
     utcnow,
 )
+from worker.observability.sync_lag import in_sync, sync_lag_seconds
 
 _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCESSING)
 
@@ -72,19 +73,14 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
         repos = session.execute(select(Repository).order_by(Repository.full_name)).scalars()
         result = []
         for repo in repos:
-            in_sync = repo.head_sha is not None and repo.head_sha == repo.last_synced_sha
-            lag = None
-            if not in_sync and repo.head_checked_at is not None:
-                since = repo.last_synced_at or repo.created_at
-                lag = max(0.0, (now - since).total_seconds())
             result.append(
                 RepoStatus(
                     full_name=repo.full_name,
                     branch=repo.branch,
                     synced_sha=repo.last_synced_sha,
                     head_sha=repo.head_sha,
-                    in_sync=in_sync,
-                    lag_seconds=0.0 if in_sync else lag,
+                    in_sync=in_sync(repo),
+                    lag_seconds=sync_lag_seconds(repo, now),
                     last_synced_at=repo.last_synced_at,
                     last_run_at=repo.last_run_at,
                     last_outcome=last_runs.get(repo.id),
