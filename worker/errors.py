@@ -82,6 +82,17 @@ class BrokerUnavailableError(CatalogSyncError):
     reason = "broker_unavailable"
 
 
+class CommandError(CatalogSyncError):
+    """An operator's command stops: the CLI prints the message as one line and exits with
+    `exit_code` (the codes each command documents)."""
+
+    reason = "command"
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class WebhookError(CatalogSyncError):
     """A delivery the receiver refuses; `reason` is the token in its answer and its log line."""
 

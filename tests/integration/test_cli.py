@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from models import CatalogItem, WebhookDelivery, make_engine, transaction
 from settings import get_settings
 from tests.fakes.github import FakeGitHub
-from worker.cli.commands import main
+from worker.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 

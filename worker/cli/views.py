@@ -1,8 +1,8 @@
-"""Read-only views of the sync state for the CLI (`status`, `errors`) and the metrics."""
+"""Read-only queries of the sync state for `status`, `items` and `errors` (shapes: `render`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +39,6 @@ class RepoStatus:
     items: int
     errors: int
     pending_deliveries: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
-        }
 
 
 def _counts(session: Any, column: Any, *where: Any) -> dict[Any, int]:
@@ -101,9 +96,6 @@ class FileErrorView:
     blob_sha: str
     message: str
     since: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "since": self.since.isoformat()}
 
 
 def file_errors(engine: Engine) -> list[FileErrorView]:
