@@ -29,7 +29,7 @@ def status(as_json: bool) -> None:
     out.print(status_table(rows))
     for r in rows:
         if r.last_error:
-            out.print(f"{r.full_name}: last error: {r.last_error}")
+            out.print(f"{r.repository}: last error: {r.last_error}")
 
 
 @click.command()

@@ -1,7 +1,8 @@
 """How commands show things: rich tables for people, one JSON document for scripts.
 
 Each thing has one JSON shape, built here and nowhere else, so the same thing has the same
-keys in every command.
+keys in every command: `repository` for a repository's full name, `git_path` for a file's
+path in it, `*_sha` for a commit or blob SHA.
 """
 
 from __future__ import annotations
@@ -84,25 +85,27 @@ def item_doc(i: CatalogItem) -> dict[str, Any]:
 
 
 def delivery_doc(d: DeliveryRecord) -> dict[str, Any]:
-    doc = _fields(d)
-    doc["repository"] = d.repository_full_name
-    return doc
+    """`repository` for the repository's full name, as in every other command."""
+    return {
+        ("repository" if key == "repository_full_name" else key): value
+        for key, value in _fields(d).items()
+    }
 
 
 def verify_doc(result: Result) -> dict[str, Any]:
     return {
         "repository": result.full_name,
-        "head": result.to_sha,
+        "head_sha": result.to_sha,
         "outcome": str(result.outcome),
         "error": result.error,
-        "drift": [{"change": kind, "path": path} for kind, path in result.counts.details],
+        "drift": [{"change": kind, "git_path": path} for kind, path in result.counts.details],
     }
 
 
 def lint_doc(report: LintReport) -> dict[str, Any]:
     return {
         "items": sorted(report.items),
-        "errors": [{"path": e.path, "message": e.message} for e in report.errors],
+        "errors": [{"git_path": e.path, "message": e.message} for e in report.errors],
     }
 
 
@@ -125,7 +128,7 @@ def status_table(rows: list[RepoStatus]) -> Table:
     for r in rows:
         lag = "in sync" if r.in_sync else (f"{r.lag_seconds:.0f}s" if r.lag_seconds else "?")
         table.add_row(
-            r.full_name,
+            r.repository,
             r.branch or "(default)",
             short(r.synced_sha),
             short(r.head_sha),

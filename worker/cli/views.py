@@ -25,7 +25,7 @@ _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCES
 
 @dataclass(frozen=True)
 class RepoStatus:
-    full_name: str
+    repository: str
     branch: str | None
     synced_sha: str | None
     head_sha: str | None
@@ -70,7 +70,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
         for repo in repos:
             result.append(
                 RepoStatus(
-                    full_name=repo.full_name,
+                    repository=repo.full_name,
                     branch=repo.branch,
                     synced_sha=repo.last_synced_sha,
                     head_sha=repo.head_sha,
