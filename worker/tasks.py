@@ -25,7 +25,7 @@ from worker.errors import (
     TransientSourceError,
 )
 from worker.inbox import store as inbox
-from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
+from worker.inbox.publish import MAX_COUNTDOWN_S
 from worker.sync.reconcile import Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
@@ -123,7 +123,7 @@ def sweep_deliveries_task() -> dict[str, Any]:
     settings = get_settings()
     swept = inbox.sweep_pending(
         services.engine(settings),
-        enqueue_reconcile,
+        services.publisher().enqueue_reconcile,
         utcnow(),
         max_attempts=settings.delivery_max_attempts,
     )

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from models import CatalogItem, WebhookDelivery, make_engine, transaction
-from settings import get_settings
 from tests.fakes.github import FakeGitHub
+from worker import composition
 from worker.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
@@ -26,16 +26,16 @@ def cli(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Any]:
     for var in ("GITHUB_TOKEN", "CATALOG_REPOS", "GITHUB_APP_ID", "CELERY_BROKER_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
+    composition.reset()
 
     def run(*args: str, **env: str) -> Result:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
+        composition.reset()
         return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
     yield run
-    get_settings.cache_clear()
+    composition.reset()
 
 
 def count_items(db_url: str) -> int:

@@ -31,7 +31,9 @@ def redeliver(delivery_id: str) -> None:
     from worker import composition
     from worker.inbox import store as inbox
 
-    record = inbox.redeliver(composition.engine(), delivery_id)
+    record = inbox.redeliver(
+        composition.engine(), delivery_id, composition.publisher().enqueue_reconcile
+    )
     if record.status == "pending":
         err.print(
             f"{delivery_id}: stored as pending; the broker is down, the sweeper will queue it"

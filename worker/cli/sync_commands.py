@@ -131,11 +131,11 @@ def resync(
 
 
 def _enqueue(specs: list[RepoSpec], full: bool) -> None:
-    from worker.inbox.publish import enqueue_reconcile
+    from worker import composition
 
     for spec in specs:
         try:
-            enqueue_reconcile(str(spec), "manual", full=full)
+            composition.publisher().enqueue_reconcile(str(spec), "manual", full=full)
         except CatalogSyncError as exc:
             raise CommandError(f"{spec}: {exc}") from exc
         out.print(f"{spec}: queued")
