@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
@@ -63,5 +63,9 @@ def _error(exc: Exception) -> tuple[Response, int]:
     if isinstance(exc, HTTPException):
         code = exc.code or 500
         return jsonify(status="error", reason=exc.name.lower().replace(" ", "_")), code
-    log.error("webhook.unhandled_error", exc_info=exc)
+    log.error(
+        "webhook.unhandled_error",
+        exc_info=exc,
+        extra={"method": request.method, "path": request.path, "error_type": type(exc).__name__},
+    )
     return jsonify(status="error", reason="internal"), 500

@@ -88,7 +88,10 @@ def reconcile_repository_task(
         # The database went away (restart, failover): nothing was committed, so running the
         # same reconcile a little later is exactly right.
         raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), exc=exc) from exc
-    log.info("reconciled", extra={"repository": spec.full_name, "outcome": str(result.outcome)})
+    log.info(
+        "tasks.reconciled",
+        extra={"repository": spec.full_name, "trigger": trigger, "outcome": str(result.outcome)},
+    )
     if result.ok:
         return result.summary()
     countdown = _retry_countdown(result, self.request.retries)
@@ -158,5 +161,8 @@ def self_repair_task() -> int:
                 redeliver_failed(client, full_name, hook_id, since, app=settings.uses_github_app)
             )
         except CatalogSyncError as exc:
-            log.warning("self-repair failed", extra={"repository": full_name, "error": str(exc)})
+            log.warning(
+                "tasks.self_repair_failed",
+                extra={"repository": full_name, "reason": exc.reason, "error": str(exc)},
+            )
     return total
