@@ -29,7 +29,7 @@ log = logging.getLogger("catalog_sync.run")
 STOP_GRACE_S = 30.0
 
 
-COMMANDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "commands.json"
+COMMANDS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "commands.json"
 
 
 def commands(host: str, port: int, workdir: Path) -> dict[str, list[str]]:
