@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from models.db import make_engine
 from settings import Settings, get_settings
 from webhook.views import Deps, bp
+from worker import composition
 from worker.celery_app import make_celery
-from worker.inbox.publish import Publisher, default_publisher
+from worker.inbox.publish import Publisher
 from worker.observability.logs import configure_logging, settings_secrets
 from worker.observability.metrics import make_registry
 
@@ -31,7 +32,7 @@ def create_app(
     settings = settings or get_settings()
     engine = engine or receiver_engine(settings.database_url)
     if publisher is None:
-        publisher = Publisher(make_celery(settings)) if custom else default_publisher()
+        publisher = Publisher(make_celery(settings)) if custom else composition.publisher()
     publisher.prepare()
     if configure_logs:
         configure_logging(secrets=settings_secrets(settings))
@@ -62,5 +63,9 @@ def _error(exc: Exception) -> tuple[Response, int]:
     if isinstance(exc, HTTPException):
         code = exc.code or 500
         return jsonify(status="error", reason=exc.name.lower().replace(" ", "_")), code
-    log.error("webhook.unhandled_error", exc_info=exc)
+    log.error(
+        "webhook.unhandled_error",
+        exc_info=exc,
+        extra={"method": request.method, "path": request.path, "error_type": type(exc).__name__},
+    )
     return jsonify(status="error", reason="internal"), 500

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import IO
 
+from worker.errors import BodyTooLarge
+
+__all__ = ["CHUNK", "BodyTooLarge", "read_limited"]
+
 CHUNK = 64 * 1024
-
-
-class BodyTooLarge(Exception):
-    """The body is over `MAX_WEBHOOK_BYTES` (a 413)."""
 
 
 def read_limited(stream: IO[bytes], content_length: int | None, max_bytes: int) -> bytes:

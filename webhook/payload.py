@@ -13,17 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from worker.errors import PayloadError
+
+__all__ = ["MAX_REF_CHARS", "ZERO_SHA", "PayloadError", "PushEvent", "parse_body", "push_event"]
+
 _SHA = re.compile(r"[0-9a-f]{40}")
 ZERO_SHA = "0" * 40
 MAX_REF_CHARS = 255
-
-
-class PayloadError(Exception):
-    """The body is malformed; `reason` is a short token for the response and the logs."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

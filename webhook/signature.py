@@ -7,16 +7,12 @@ import hmac
 import re
 from collections.abc import Iterable
 
+from worker.errors import SignatureError
+
+__all__ = ["PREFIX", "SignatureError", "sign", "verify"]
+
 PREFIX = "sha256="
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-class SignatureError(Exception):
-    """The delivery's signature is missing, malformed or wrong; `reason` says which."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def sign(secret: bytes, body: bytes) -> str:

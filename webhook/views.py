@@ -58,6 +58,11 @@ class Answer:
     outcome: str
     body: dict[str, Any]
 
+    @property
+    def event(self) -> str:
+        """The log event: one per outcome (`webhook.queued`, `webhook.unauthorized`, ...)."""
+        return "webhook." + self.outcome
+
 
 def _answer(code: int, outcome: str, **body: Any) -> Answer:
     return Answer(code, outcome, body)
@@ -75,7 +80,7 @@ def github_webhook() -> tuple[Response, int]:
     level = logging.INFO if answer.code < 400 else logging.WARNING
     log.log(
         level,
-        f"webhook.{answer.outcome}",
+        answer.event,
         extra={
             "delivery_id": delivery_id[:100] if _DELIVERY_ID.fullmatch(delivery_id) else None,
             "github_event": event[:64] if _EVENT.fullmatch(event) else None,

@@ -80,3 +80,41 @@ class BrokerUnavailableError(CatalogSyncError):
     """The message broker refused or timed out a publish; the delivery stays `pending`."""
 
     reason = "broker_unavailable"
+
+
+class CommandError(CatalogSyncError):
+    """An operator's command stops: the CLI prints the message as one line and exits with
+    `exit_code` (the codes each command documents)."""
+
+    reason = "command"
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class WebhookError(CatalogSyncError):
+    """A delivery the receiver refuses; `reason` is the token in its answer and its log line."""
+
+    reason = "webhook"
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or type(self).reason, reason=reason)
+
+
+class BodyTooLarge(WebhookError):
+    """The body is over `MAX_WEBHOOK_BYTES` (a 413)."""
+
+    reason = "body_too_large"
+
+
+class SignatureError(WebhookError):
+    """The delivery's signature is missing, malformed or wrong (a 401); `reason` says which."""
+
+    reason = "signature"
+
+
+class PayloadError(WebhookError):
+    """The body is malformed (a 400); `reason` names the first bad field."""
+
+    reason = "invalid_payload"

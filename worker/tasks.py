@@ -25,7 +25,7 @@ from worker.errors import (
     TransientSourceError,
 )
 from worker.feed.retention import prune_changes, retention_cutoff
-from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
+from worker.inbox.publish import MAX_COUNTDOWN_S
 from worker.inbox.queries import watched_hooks
 from worker.inbox.status import mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
@@ -90,7 +90,10 @@ def reconcile_repository_task(
         # The database went away (restart, failover): nothing was committed, so running the
         # same reconcile a little later is exactly right.
         raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), exc=exc) from exc
-    log.info("reconciled", extra={"repository": spec.full_name, "outcome": str(result.outcome)})
+    log.info(
+        "tasks.reconciled",
+        extra={"repository": spec.full_name, "trigger": trigger, "outcome": str(result.outcome)},
+    )
     if result.ok:
         return result.summary()
     countdown = _retry_countdown(result, self.request.retries)
@@ -125,7 +128,7 @@ def sweep_deliveries_task() -> dict[str, Any]:
     settings = get_settings()
     swept = sweep_pending(
         services.engine(settings),
-        enqueue_reconcile,
+        services.publisher().enqueue_reconcile,
         utcnow(),
         max_attempts=settings.delivery_max_attempts,
     )
@@ -160,7 +163,10 @@ def self_repair_task() -> int:
                 redeliver_failed(client, full_name, hook_id, since, app=settings.uses_github_app)
             )
         except CatalogSyncError as exc:
-            log.warning("self-repair failed", extra={"repository": full_name, "error": str(exc)})
+            log.warning(
+                "tasks.self_repair_failed",
+                extra={"repository": full_name, "reason": exc.reason, "error": str(exc)},
+            )
     return total
 
 

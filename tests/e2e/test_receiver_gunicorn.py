@@ -157,7 +157,6 @@ def test_receiver_under_gunicorn(
     receiver: Receiver,
     redis_server: RedisServer,
     pg_server: PostgresServer,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     r = redis.Redis.from_url(receiver.broker_url)
     code, doc, _ = receiver.request("GET", "/health")
@@ -190,11 +189,11 @@ def test_receiver_under_gunicorn(
     # Broker back (empty: no persistence): one sweep queues every stored delivery.
     redis_server.start()
     settings = Settings(celery_broker_url=receiver.broker_url)
-    monkeypatch.setattr(worker.inbox.publish, "_default", Publisher(make_celery(settings)))
+    publisher = Publisher(make_celery(settings))
     sweep_started = time.perf_counter()
     result = sweep_pending(
         receiver.engine,
-        worker.inbox.publish.enqueue_reconcile,
+        publisher.enqueue_reconcile,
         utcnow() + timedelta(seconds=10),
         max_attempts=5,
     )

@@ -257,7 +257,7 @@ def test_catalog_sync_run_restarts_a_crashed_child_and_stops_on_sigterm(
             0.2,
             "the worker started again by catalog-sync run",
         )
-        wait_until(lambda: "starting it again" in runner.output(), 10, 0.2, "the restart logged")
+        wait_until(lambda: "run.child_restarted" in runner.output(), 10, 0.2, "the restart logged")
         runner.remember_children()
         runner.proc.send_signal(signal.SIGTERM)
         assert runner.proc.wait(60) == 0, runner.output()[-3000:]

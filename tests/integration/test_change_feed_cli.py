@@ -23,7 +23,7 @@ from models import CatalogItemChange, make_engine, session_factory, transaction,
 from models.migrate import upgrade
 from settings import get_settings
 from tests.servers import PostgresServer, create_database, with_database
-from worker.cli.commands import main
+from worker.cli import main
 from worker.feed.retention import prune_changes
 from worker.sync.folder import LocalSource
 from worker.sync.layout import CatalogRules

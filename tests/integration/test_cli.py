@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from models import CatalogItem, WebhookDelivery, make_engine, transaction
-from settings import get_settings
 from tests.fakes.github import FakeGitHub
-from worker.cli.commands import main
+from worker import composition
+from worker.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 
@@ -26,16 +26,16 @@ def cli(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Any]:
     for var in ("GITHUB_TOKEN", "CATALOG_REPOS", "GITHUB_APP_ID", "CELERY_BROKER_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
+    composition.reset()
 
     def run(*args: str, **env: str) -> Result:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
+        composition.reset()
         return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
     yield run
-    get_settings.cache_clear()
+    composition.reset()
 
 
 def count_items(db_url: str) -> int:
@@ -85,7 +85,10 @@ def test_lint_examples_is_valid_and_bad_files_are_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["lint", str(bad), "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.output)
-    assert sorted(e["path"] for e in doc["errors"]) == ["skills/broken.yaml", "skills/noname.md"]
+    assert sorted(e["git_path"] for e in doc["errors"]) == [
+        "skills/broken.yaml",
+        "skills/noname.md",
+    ]
     assert doc["items"] == ["skills/good.md"]
 
 
@@ -107,7 +110,7 @@ def test_resync_verify_status_errors_from_a_folder(cli: Any, db_url: str, tmp_pa
     drift = cli("verify", "--source", str(tree), "--repo", "acme/catalog", "--json")
     assert drift.exit_code == 1
     changes = json.loads(drift.output)["repositories"][0]["drift"]
-    assert {"change": "deleted", "path": "tools/lint.yaml"} in changes
+    assert {"change": "deleted", "git_path": "tools/lint.yaml"} in changes
     assert count_items(db_url) == 11  # verify wrote nothing
 
     second = cli("resync", "--source", str(tree), "--repo", "acme/catalog")
@@ -116,9 +119,34 @@ def test_resync_verify_status_errors_from_a_folder(cli: Any, db_url: str, tmp_pa
     errors = json.loads(cli("errors", "--json").output)["errors"]
     assert [e["git_path"] for e in errors] == ["skills/broken.md"]
     status = json.loads(cli("status", "--json").output)["repositories"]
-    assert [(s["full_name"], s["items"], s["errors"]) for s in status] == [("acme/catalog", 10, 1)]
+    assert [(s["repository"], s["items"], s["errors"]) for s in status] == [("acme/catalog", 10, 1)]
     human = cli("status")
     assert "acme/catalog" in human.output
+
+
+def test_json_names_a_repository_and_a_path_the_same_way_everywhere(
+    cli: Any, tmp_path: Path
+) -> None:
+    tree = tmp_path / "catalog"
+    shutil.copytree(EXAMPLES, tree)
+    (tree / "skills" / "broken.md").write_text("---\nname: [\n---\n")
+    assert cli("resync", "--source", str(tree), "--repo", "acme/catalog").exit_code == 0
+    (tree / "tools" / "lint.yaml").unlink()
+
+    def doc(*args: str) -> Any:
+        return json.loads(cli(*args, "--json").output)
+
+    [status] = doc("status")["repositories"]
+    [error] = doc("errors")["errors"]
+    [verified] = doc("verify", "--source", str(tree), "--repo", "acme/catalog")["repositories"]
+    [drift] = verified["drift"]
+    [lint_error] = doc("lint", str(tree))["errors"]
+    item = doc("items", "acme/catalog")["items"][0]
+    assert status["repository"] == error["repository"] == verified["repository"] == "acme/catalog"
+    assert error["git_path"] == lint_error["git_path"] == "skills/broken.md"
+    assert drift == {"change": "deleted", "git_path": "tools/lint.yaml"}
+    assert "git_path" in item and "path" not in item
+    assert verified["head_sha"] == status["head_sha"]
 
 
 def test_verify_exits_2_when_it_cannot_read_the_source(cli: Any, tmp_path: Path) -> None:
@@ -182,6 +210,7 @@ def test_deliveries_and_redeliver(cli: Any, db_url: str, redis_url: str) -> None
     engine.dispose()
     listed = json.loads(cli("deliveries", "--status", "dead", "--json").output)["deliveries"]
     assert [d["delivery_id"] for d in listed] == ["d-1"]
+    assert listed[0]["repository"] == "acme/catalog" and "repository_full_name" not in listed[0]
     replay = cli("redeliver", "d-1", CELERY_BROKER_URL=redis_url)
     assert replay.exit_code == 0, replay.output
     after = json.loads(cli("deliveries", "--json").output)["deliveries"]

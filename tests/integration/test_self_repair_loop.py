@@ -11,9 +11,10 @@ from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
 from models import Repository, WebhookDelivery, session_factory
-from settings import Settings, get_settings
+from settings import Settings
 from tests.fakes.github import FakeGitHub
 from webhook import create_app
+from worker import composition
 
 SECRET = "s3cret-for-self-repair"
 
@@ -68,13 +69,13 @@ def test_failed_delivery_is_redelivered_by_the_self_repair_task(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    composition.reset()
     from worker.tasks import self_repair_task
 
     try:
         redelivered = self_repair_task.apply().get()
     finally:
-        get_settings.cache_clear()
+        composition.reset()
     assert redelivered == 1
     fake_github.wait_for_deliveries(3)
     with session_factory(pg_engine)() as s:

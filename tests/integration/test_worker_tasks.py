@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from models import Repository, SyncRun, WebhookDelivery, session_factory, transaction
-from settings import Settings, get_settings
+from settings import Settings
 from tests.fakes.github import FakeGitHub
+from worker import composition
 from worker.celery_app import make_celery
 from worker.cli.views import live_items
 from worker.inbox.publish import Publisher
@@ -144,7 +145,7 @@ def test_a_task_that_cannot_succeed_marks_its_delivery_failed(
     _repos(make_repo)
     for key, value in {**env, "GITHUB_TOKEN": "ghp_revoked"}.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    composition.reset()
     from worker.tasks import reconcile_repository_task
 
     with transaction(pg_engine) as s:
@@ -158,7 +159,7 @@ def test_a_task_that_cannot_succeed_marks_its_delivery_failed(
             kwargs={"full_name": "acme/one", "trigger": "webhook", "delivery_id": "d-9"}
         )
     finally:
-        get_settings.cache_clear()
+        composition.reset()
     with session_factory(pg_engine)() as s:
         delivery = s.execute(select(WebhookDelivery)).scalar_one()
         repo = s.execute(select(Repository).where(Repository.full_name == "acme/one")).scalar_one()

@@ -1,5 +1,6 @@
-"""The `catalog-sync` command line: click wiring, rendering, read views and `run`."""
+"""The `catalog-sync` command line: click wiring (`main`), one module per group of commands,
+rendering (`render`), read queries (`views`) and the one-machine supervisor (`run`)."""
 
-from worker.cli.commands import main
+from worker.cli.main import main
 
 __all__ = ["main"]

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ from types import FrameType
 
 from models.migrate import upgrade
 from settings import get_settings
+from worker.observability.logs import configure_logging, settings_secrets
 
 log = logging.getLogger("catalog_sync.run")
 
@@ -52,47 +54,57 @@ def commands(host: str, port: int, workdir: Path) -> dict[str, list[str]]:
 
 def run_all(host: str, port: int) -> int:
     """Migrate, start the three processes, and supervise them until a signal or a crash."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(secrets=settings_secrets(settings))
     upgrade(settings.database_url)
-    watched = ", ".join(str(s) for s in settings.catalog_repos) or "nothing (set CATALOG_REPOS)"
-    log.info("database %s migrated", _redact(settings.database_url))
-    log.info("listening on http://%s:%d/webhooks/github; watching %s", host, port, watched)
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
+    log.info("run.database_migrated", extra={"database": _redact(settings.database_url)})
+    repositories = [str(s) for s in settings.catalog_repos]
+    log.info(
+        "run.listening",
+        extra={"url": f"http://{host}:{port}/webhooks/github", "repositories": repositories},
+    )
+    if not repositories:
+        log.warning("run.nothing_watched", extra={"hint": "set CATALOG_REPOS"})
+    stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    argvs = commands(host, port, Path.cwd())
-    crashes: list[float] = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name, argv in argvs.items():
-            procs[name] = _spawn(name, argv)
-        while not stopping:
-            for name, proc in list(procs.items()):
-                if proc.poll() is None:
-                    continue
-                # What a container's restart policy does: a crashed child (Celery can die of an
-                # "Unrecoverable error" when its broker vanishes) is started again; a crash loop
-                # stops everything.
-                now = time.monotonic()
-                crashes = [t for t in crashes if now - t < CRASH_WINDOW_S] + [now]
-                if len(crashes) > MAX_CRASHES:
-                    log.error(
-                        "%s exited with %s; crashing in a loop, stopping", name, proc.returncode
-                    )
-                    stopping = True
-                    break
-                log.warning("%s exited with %s; starting it again", name, proc.returncode)
-                procs[name] = _spawn(name, argvs[name])
-            time.sleep(0.2)
+        _supervise(commands(host, port, Path.cwd()), procs, stopping)
     finally:
         _stop_all(procs)
     return 0
+
+
+def _supervise(
+    argvs: dict[str, list[str]],
+    procs: dict[str, subprocess.Popen[bytes]],
+    stopping: threading.Event,
+) -> None:
+    """Start every child into `procs` and restart a crashed one until `stopping` is set."""
+    crashes: list[float] = []
+    for name, argv in argvs.items():
+        procs[name] = _spawn(name, argv)
+    while not stopping.is_set():
+        for name, proc in list(procs.items()):
+            if proc.poll() is None:
+                continue
+            # What a container's restart policy does: a crashed child (Celery can die of an
+            # "Unrecoverable error" when its broker vanishes) is started again; a crash loop
+            # stops everything.
+            now = time.monotonic()
+            crashes = [t for t in crashes if now - t < CRASH_WINDOW_S] + [now]
+            fields = {"child": name, "returncode": proc.returncode}
+            if len(crashes) > MAX_CRASHES:
+                log.error("run.crash_loop", extra={**fields, "crashes": len(crashes)})
+                return
+            log.warning("run.child_restarted", extra=fields)
+            procs[name] = _spawn(name, argvs[name])
+        time.sleep(0.2)
 
 
 #: More crashes than this within the window and `run` gives up instead of restarting.
@@ -104,7 +116,7 @@ def _spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
     """Start a child in its own process group: Ctrl-C reaches `run` only, which stops them in
     order."""
     proc = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
-    log.info("started %s (pid %d)", name, proc.pid)
+    log.info("run.child_started", extra={"child": name, "pid": proc.pid})
     return proc
 
 
@@ -119,10 +131,10 @@ def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %ss; killing it", name, STOP_GRACE_S)
+            log.warning("run.child_killed", extra={"child": name, "grace_s": STOP_GRACE_S})
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    log.info("stopped")
+    log.info("run.stopped")
 
 
 def _redact(url: str) -> str:

@@ -1,8 +1,8 @@
-"""Read-only views of the sync state for the CLI (`status`, `errors`) and the metrics."""
+"""Read-only queries of the sync state for `status`, `items` and `errors` (shapes: `render`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +18,14 @@ from models import (
     session_factory,
     utcnow,
 )
+from worker.observability.sync_lag import in_sync, sync_lag_seconds
 
 _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCESSING)
 
 
 @dataclass(frozen=True)
 class RepoStatus:
-    full_name: str
+    repository: str
     branch: str | None
     synced_sha: str | None
     head_sha: str | None
@@ -38,11 +39,6 @@ class RepoStatus:
     items: int
     errors: int
     pending_deliveries: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
-        }
 
 
 def _counts(session: Any, column: Any, *where: Any) -> dict[Any, int]:
@@ -72,19 +68,14 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
         repos = session.execute(select(Repository).order_by(Repository.full_name)).scalars()
         result = []
         for repo in repos:
-            in_sync = repo.head_sha is not None and repo.head_sha == repo.last_synced_sha
-            lag = None
-            if not in_sync and repo.head_checked_at is not None:
-                since = repo.last_synced_at or repo.created_at
-                lag = max(0.0, (now - since).total_seconds())
             result.append(
                 RepoStatus(
-                    full_name=repo.full_name,
+                    repository=repo.full_name,
                     branch=repo.branch,
                     synced_sha=repo.last_synced_sha,
                     head_sha=repo.head_sha,
-                    in_sync=in_sync,
-                    lag_seconds=0.0 if in_sync else lag,
+                    in_sync=in_sync(repo),
+                    lag_seconds=sync_lag_seconds(repo, now),
                     last_synced_at=repo.last_synced_at,
                     last_run_at=repo.last_run_at,
                     last_outcome=last_runs.get(repo.id),
@@ -105,9 +96,6 @@ class FileErrorView:
     blob_sha: str
     message: str
     since: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "since": self.since.isoformat()}
 
 
 def file_errors(engine: Engine) -> list[FileErrorView]:

@@ -17,7 +17,7 @@ from celery import Celery
 from kombu import Connection
 from kombu.exceptions import KombuError
 
-from worker.celery_app import broker_transport_options, get_app, is_sql_broker
+from worker.celery_app import broker_transport_options, is_sql_broker
 from worker.errors import BrokerUnavailableError
 from worker.tasknames import QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
 
@@ -170,35 +170,3 @@ class Publisher:
         finally:
             with contextlib.suppress(Exception):  # closing a dead connection may fail
                 conn.close()
-
-
-_default: Publisher | None = None
-_default_lock = threading.Lock()
-
-
-def default_publisher() -> Publisher:
-    """The process-wide publisher for the process's Celery app."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Publisher(get_app())
-        return _default
-
-
-def enqueue_reconcile(
-    full_name: str,
-    trigger: str,
-    *,
-    delivery_id: str | None = None,
-    full: bool = False,
-    countdown: float | None = None,
-) -> None:
-    """Queue `worker.tasks.reconcile_repository_task`; `BrokerUnavailableError` if down."""
-    default_publisher().enqueue_reconcile(
-        full_name, trigger, delivery_id=delivery_id, full=full, countdown=countdown
-    )
-
-
-def broker_ok() -> bool:
-    """Whether the broker answers (cached briefly)."""
-    return default_publisher().broker_ok()

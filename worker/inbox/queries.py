@@ -63,7 +63,7 @@ def requeue(engine: Engine, delivery_id: str) -> DeliveryRecord | None:
         return DeliveryRecord.of(row)
 
 
-def redeliver(engine: Engine, delivery_id: str, enqueue: Enqueue | None = None) -> DeliveryRecord:
+def redeliver(engine: Engine, delivery_id: str, enqueue: Enqueue) -> DeliveryRecord:
     """`catalog-sync redeliver ID`: reset the row, publish it, mark it queued.
 
     Raises `NotFoundError` for an unknown id. With the broker down the row stays `pending` (the
@@ -72,10 +72,6 @@ def redeliver(engine: Engine, delivery_id: str, enqueue: Enqueue | None = None) 
     record = requeue(engine, delivery_id)
     if record is None:
         raise NotFoundError(f"no stored delivery {delivery_id!r}", reason="no_such_delivery")
-    if enqueue is None:
-        from worker.inbox.publish import enqueue_reconcile  # Celery, only when publishing
-
-        enqueue = enqueue_reconcile
     try:
         enqueue(record.repository_full_name or "", "redeliver", delivery_id=delivery_id)
     except BrokerUnavailableError:

@@ -31,7 +31,7 @@ MAX_BACKOFF_S = 3600.0
 
 
 class Enqueue(Protocol):
-    """What the sweeper calls per repository; `worker.inbox.publish.enqueue_reconcile` fits."""
+    """What the sweeper calls per repository; `Publisher.enqueue_reconcile` fits."""
 
     def __call__(self, full_name: str, trigger: str, *, delivery_id: str | None = ...) -> None: ...
 

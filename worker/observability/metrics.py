@@ -18,10 +18,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from models import DeliveryStatus, Repository, SyncRun, WebhookDelivery, utcnow
 from models.db import retry_on_dead_connection
+from worker.observability.sync_lag import sync_lag_seconds
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,8 @@ _PROCESS_METRICS = (DELIVERIES, RECEIVER_LATENCY)
 class DatabaseCollector(Collector):
     """Reads the database at scrape time; a failed query reports `db_up 0`, never an error.
 
-    Sync lag per repository: seconds since `last_synced_at` (or since the row was created, if
-    never synced) while the known head differs from the synced SHA; 0 when they are equal or
-    the head is still unknown, since lag is only measurable against a head we have seen.
+    Sync lag per repository follows `worker.observability.sync_lag` (the rule `status` shows),
+    reported as 0 while the head is still unknown.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -71,66 +71,81 @@ class DatabaseCollector(Collector):
     def _read(self) -> Iterator[Metric]:
         now = utcnow()
         with self.engine.connect() as conn:
-            inbox = GaugeMetricFamily(
-                "catalog_sync_inbox_deliveries", "Stored deliveries by status.", labels=["status"]
-            )
-            counts = dict(
-                conn.execute(
-                    select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
-                ).all()
-            )
-            for status in DeliveryStatus:
-                inbox.add_metric([status.value], int(counts.get(status.value, 0)))
-            oldest = conn.scalar(
-                select(func.min(WebhookDelivery.received_at)).where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING.value
-                )
-            )
-            age = GaugeMetricFamily(
-                "catalog_sync_inbox_oldest_pending_age_seconds",
-                "Age of the oldest pending delivery (0 when none).",
-            )
-            age.add_metric([], _age(now, oldest))
-            runs = CounterMetricFamily(
-                "catalog_sync_reconcile_runs",
-                "Reconcile runs recorded in sync_runs, by trigger and outcome.",
-                labels=["trigger", "outcome"],
-            )
-            for trigger, outcome, count in conn.execute(
-                select(SyncRun.trigger, SyncRun.outcome, func.count()).group_by(
-                    SyncRun.trigger, SyncRun.outcome
-                )
-            ):
-                runs.add_metric([trigger, outcome], int(count))
-            lag = GaugeMetricFamily(
-                "catalog_sync_sync_lag_seconds",
-                "Seconds the synced SHA has trailed the known head, per repository.",
-                labels=["repository"],
-            )
-            remaining: list[int] = []
-            for row in conn.execute(
-                select(
-                    Repository.full_name,
-                    Repository.head_sha,
-                    Repository.last_synced_sha,
-                    Repository.last_synced_at,
-                    Repository.created_at,
-                    Repository.rate_limit_remaining,
-                )
-            ):
-                behind = row.head_sha is not None and row.head_sha != row.last_synced_sha
-                since = row.last_synced_at or row.created_at
-                lag.add_metric([row.full_name], _age(now, since) if behind else 0.0)
-                if row.rate_limit_remaining is not None:
-                    remaining.append(int(row.rate_limit_remaining))
-        yield from (inbox, age, runs, lag)
-        if remaining:
-            rate = GaugeMetricFamily(
-                "catalog_sync_github_rate_limit_remaining",
-                "GitHub API requests left in the current window (lowest over repositories).",
-            )
-            rate.add_metric([], min(remaining))
-            yield rate
+            yield from _inbox_metrics(conn, now)
+            yield _runs_metric(conn)
+            yield from _repository_metrics(conn, now)
+
+
+def _inbox_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:
+    inbox = GaugeMetricFamily(
+        "catalog_sync_inbox_deliveries", "Stored deliveries by status.", labels=["status"]
+    )
+    counts = dict(
+        conn.execute(
+            select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+        ).all()
+    )
+    for status in DeliveryStatus:
+        inbox.add_metric([status.value], int(counts.get(status.value, 0)))
+    yield inbox
+    oldest = conn.scalar(
+        select(func.min(WebhookDelivery.received_at)).where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value
+        )
+    )
+    age = GaugeMetricFamily(
+        "catalog_sync_inbox_oldest_pending_age_seconds",
+        "Age of the oldest pending delivery (0 when none).",
+    )
+    age.add_metric([], _age(now, oldest))
+    yield age
+
+
+def _runs_metric(conn: Connection) -> Metric:
+    runs = CounterMetricFamily(
+        "catalog_sync_reconcile_runs",
+        "Reconcile runs recorded in sync_runs, by trigger and outcome.",
+        labels=["trigger", "outcome"],
+    )
+    for trigger, outcome, count in conn.execute(
+        select(SyncRun.trigger, SyncRun.outcome, func.count()).group_by(
+            SyncRun.trigger, SyncRun.outcome
+        )
+    ):
+        runs.add_metric([trigger, outcome], int(count))
+    return runs
+
+
+def _repository_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:
+    """Sync lag per repository (`sync_lag_seconds`; 0 while the head is unknown) and the
+    lowest GitHub rate-limit budget left."""
+    lag = GaugeMetricFamily(
+        "catalog_sync_sync_lag_seconds",
+        "Seconds the synced SHA has trailed the known head, per repository.",
+        labels=["repository"],
+    )
+    remaining: list[int] = []
+    for row in conn.execute(
+        select(
+            Repository.full_name,
+            Repository.head_sha,
+            Repository.last_synced_sha,
+            Repository.last_synced_at,
+            Repository.created_at,
+            Repository.rate_limit_remaining,
+        )
+    ):
+        lag.add_metric([row.full_name], sync_lag_seconds(row, now) or 0.0)
+        if row.rate_limit_remaining is not None:
+            remaining.append(int(row.rate_limit_remaining))
+    yield lag
+    if remaining:
+        rate = GaugeMetricFamily(
+            "catalog_sync_github_rate_limit_remaining",
+            "GitHub API requests left in the current window (lowest over repositories).",
+        )
+        rate.add_metric([], min(remaining))
+        yield rate
 
 
 def _age(now: datetime, then: datetime | None) -> float:
