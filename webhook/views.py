@@ -25,6 +25,7 @@ from webhook.body import BodyTooLarge, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
+from webhook.storable import UNSTORABLE_ERRORS
 from worker.inbox import store as inbox
 from worker.inbox.publish import Publisher
 from worker.observability import metrics
@@ -142,6 +143,11 @@ def _store_and_queue(d: Deps, delivery: inbox.DeliveryIn) -> Answer:
 
     try:
         stored = inbox.store_delivery(d.engine, delivery, publish)
+    except UNSTORABLE_ERRORS:
+        # Last resort (the payload checks should have refused it): the store is one
+        # transaction, rolled back, so nothing of this delivery was kept.
+        log.warning("webhook.unstorable_value", exc_info=True, extra={"repository": repo})
+        return _answer(400, "bad_request", status="rejected", reason="unstorable_value")
     except SQLAlchemyError:
         log.warning("webhook.database_unavailable", exc_info=True, extra={"repository": repo})
         return _answer(503, "unavailable", status="unavailable", reason="database")
