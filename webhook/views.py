@@ -21,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import retry_on_dead_connection
 from settings import Settings
-from webhook.body import BodyTooLarge, read_limited
+from webhook.body import BodyTooLarge, input_stream, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
@@ -99,9 +99,11 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery_id):
         return _answer(400, "bad_request", status="rejected", reason="missing_github_headers")
     try:
-        body = read_limited(request.stream, request.content_length, max_bytes)
+        body = read_limited(input_stream(request.environ), request.content_length, max_bytes)
     except (BodyTooLarge, RequestEntityTooLarge):
         return _answer(413, "too_large", status="rejected", reason="body_too_large")
+    except PayloadError as exc:
+        return _answer(400, "bad_request", status="rejected", reason=exc.reason)
     try:
         verify(request.headers.get("X-Hub-Signature-256"), body, secrets)
     except SignatureError as exc:
