@@ -63,4 +63,4 @@ USER catalog:catalog
 EXPOSE 8000
 
 # Same argv as deploy/commands.json "webhook" (tests/unit/test_deploy.py checks it).
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--no-control-socket", "webhook:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "webhook.gunicorn_worker.DeadlineThreadWorker", "--threads", "8", "--worker-connections", "8", "--keep-alive", "0", "--timeout", "30", "--no-control-socket", "webhook:create_app()"]

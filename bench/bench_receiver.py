@@ -2,8 +2,9 @@
 
 What the receiver's guarantees cost (verify the signature, store the delivery in PostgreSQL,
 queue a reconcile in Redis, answer 202): the real receiver (`webhook:create_app()`) and
-`bench.bare_app` (202, nothing else) run under the same gunicorn settings as production
-(2 sync workers), side by side, measured alternately by `bench.loadgen` in its own process.
+`bench.bare_app` (202, nothing else) run under the production gunicorn command
+(`deploy/commands.json`: 2 threaded workers), side by side, measured alternately by
+`bench.loadgen` in its own process.
 Throughput is a closed loop (4 connections sending back to back); latency under a steady
 load is an open loop at 100 requests/s. Everything on 127.0.0.1, a bounded number of requests.
 All four processes (2 workers each side is idle while the other is measured, the load
@@ -16,7 +17,6 @@ import http.client
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from bench.common import ROOT, Figure, run_scenario
 from bench.context import Context, log
 from models import WebhookDelivery, make_engine
 from tests.servers import free_port, wait_for_port
+from worker.cli.run import commands
 from worker.tasknames import QUEUE_NAME
 
 SECRET = "bench-webhook-secret"
@@ -135,7 +136,7 @@ def _figures(
             "signed pushes/s, receiver",
             [r["per_second"] for r in ours["closed"]],
             "req/s",
-            note=f"gunicorn, 2 sync workers; 4 connections back to back; {check}",
+            note=f"gunicorn as in production; 4 connections back to back; {check}",
         ),
         Figure(
             name,
@@ -186,7 +187,7 @@ def _figures(
 
 
 class Gunicorn:
-    """`gunicorn APP` on a free 127.0.0.1 port, 2 workers, as production runs it."""
+    """`gunicorn APP` on a free 127.0.0.1 port, with the production command's options."""
 
     def __init__(self, app: str, env: dict[str, str], log_path: Path) -> None:
         self.app = app
@@ -198,17 +199,9 @@ class Gunicorn:
     def start(self) -> None:
         pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log_path.open("wb") as out:
+            argv = commands("127.0.0.1", self.port, self.log_path.parent)["webhook"]
             self.proc = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    self.app,
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                    "--timeout",
-                    "30",
-                ],
+                [*argv[:-1], self.app],
                 cwd=self.log_path.parent,
                 env={**os.environ, **self.env, "PYTHONPATH": pythonpath},
                 stdout=out,

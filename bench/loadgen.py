@@ -5,7 +5,7 @@
 
 Runs in its own process (not in the servers'). Every request is a GitHub push delivery with
 its own `X-GitHub-Delivery` id and a valid `X-Hub-Signature-256`, on one `http.client`
-connection per thread (reconnecting when the server closes it, as gunicorn's sync workers do
+connection per thread (reconnecting when the server closes it, as the receiver does
 after each answer). `closed`: C threads send N requests back to back (throughput). `rate`:
 requests are due every 1/R s whatever the answers (an open loop), and each latency is counted
 from when the request was due, so a slow answer that delays the next ones is not hidden.

@@ -1,8 +1,9 @@
 """Webhook bodies: pure parsing of JSON or form-encoded (`payload=`) bodies into what we use.
 
 Only the fields the receiver reads are validated (GitHub adds fields over time); anything else
-in the body is ignored. Every failure is a `PayloadError` (a 400), never an exception that
-would become a 500.
+in the body is ignored. Every string it reads must be storable (`webhook.storable`), so nothing
+that a database refuses gets past here. Every failure is a `PayloadError` (a 400), never an
+exception that would become a 500.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from webhook.storable import is_git_ref, is_storable
 from worker.errors import PayloadError
 
 __all__ = ["MAX_REF_CHARS", "ZERO_SHA", "PayloadError", "PushEvent", "parse_body", "push_event"]
@@ -20,6 +22,7 @@ __all__ = ["MAX_REF_CHARS", "ZERO_SHA", "PayloadError", "PushEvent", "parse_body
 _SHA = re.compile(r"[0-9a-f]{40}")
 ZERO_SHA = "0" * 40
 MAX_REF_CHARS = 255
+BRANCH_PREFIX = "refs/heads/"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
 
 def _str(data: dict[str, Any], key: str, *, max_chars: int = 1000) -> str:
     value = data.get(key)
-    if not isinstance(value, str) or not value or len(value) > max_chars:
+    if not isinstance(value, str) or not value or len(value) > max_chars or not is_storable(value):
         raise PayloadError(f"invalid_{key}")
     return value
 
@@ -106,21 +109,36 @@ def _bool(data: dict[str, Any], key: str) -> bool:
     return value
 
 
+def _ref(data: dict[str, Any]) -> str:
+    value = _str(data, "ref", max_chars=MAX_REF_CHARS)
+    if not is_git_ref(value):
+        raise PayloadError("invalid_ref")
+    return value
+
+
+def _default_branch(repo: dict[str, Any]) -> str | None:
+    """The repository's default branch, if named: a branch name a ref could carry."""
+    value = repo.get("default_branch")
+    if value is None:
+        return None
+    ref = BRANCH_PREFIX + value if isinstance(value, str) else ""
+    if len(ref) > MAX_REF_CHARS or not is_git_ref(ref):
+        raise PayloadError("invalid_default_branch")
+    return str(value)
+
+
 def push_event(data: dict[str, Any]) -> PushEvent:
     """Validate the push fields we use; `PayloadError` names the first bad one."""
     repo = data.get("repository")
     if not isinstance(repo, dict):
         raise PayloadError("invalid_repository")
-    default_branch = repo.get("default_branch")
-    if default_branch is not None and not isinstance(default_branch, str):
-        raise PayloadError("invalid_default_branch")
     return PushEvent(
-        ref=_str(data, "ref", max_chars=MAX_REF_CHARS),
+        ref=_ref(data),
         before=_sha(data, "before"),
         after=_sha(data, "after"),
         created=_bool(data, "created"),
         deleted=_bool(data, "deleted"),
         forced=_bool(data, "forced"),
         repository_full_name=_str(repo, "full_name", max_chars=200),
-        default_branch=default_branch,
+        default_branch=_default_branch(repo),
     )

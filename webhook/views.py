@@ -21,10 +21,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import retry_on_dead_connection
 from settings import Settings
-from webhook.body import BodyTooLarge, read_limited
+from webhook.body import BodyTooLarge, input_stream, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
+from webhook.storable import UNSTORABLE_ERRORS
 from worker.inbox import store as inbox
 from worker.inbox.publish import Publisher
 from worker.observability import metrics
@@ -103,9 +104,11 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery_id):
         return _answer(400, "bad_request", status="rejected", reason="missing_github_headers")
     try:
-        body = read_limited(request.stream, request.content_length, max_bytes)
+        body = read_limited(input_stream(request.environ), request.content_length, max_bytes)
     except (BodyTooLarge, RequestEntityTooLarge):
         return _answer(413, "too_large", status="rejected", reason="body_too_large")
+    except PayloadError as exc:
+        return _answer(400, "bad_request", status="rejected", reason=exc.reason)
     try:
         verify(request.headers.get("X-Hub-Signature-256"), body, secrets)
     except SignatureError as exc:
@@ -147,6 +150,11 @@ def _store_and_queue(d: Deps, delivery: inbox.DeliveryIn) -> Answer:
 
     try:
         stored = inbox.store_delivery(d.engine, delivery, publish)
+    except UNSTORABLE_ERRORS:
+        # Last resort (the payload checks should have refused it): the store is one
+        # transaction, rolled back, so nothing of this delivery was kept.
+        log.warning("webhook.unstorable_value", exc_info=True, extra={"repository": repo})
+        return _answer(400, "bad_request", status="rejected", reason="unstorable_value")
     except SQLAlchemyError:
         log.warning("webhook.database_unavailable", exc_info=True, extra={"repository": repo})
         return _answer(503, "unavailable", status="unavailable", reason="database")

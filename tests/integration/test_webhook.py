@@ -359,6 +359,44 @@ def test_oversize_bodies_are_413(db_url: str, engine: Engine, redis_url: str) ->
     assert rows(engine) == 0
 
 
+def _padded(size: int) -> bytes:
+    """A valid push of exactly `size` bytes (JSON allows trailing whitespace)."""
+    raw = NEW_BRANCH.read_bytes().rstrip()
+    assert len(raw) <= size
+    return raw + b" " * (size - len(raw))
+
+
+@pytest.mark.parametrize("framing", ["content-length", "server-ended-length", "chunked"])
+def test_the_body_limit_is_inclusive(
+    db_url: str, engine: Engine, redis_url: str, framing: str
+) -> None:
+    """N-1 and N bytes are accepted, N+1 is 413, however the server frames the body: gunicorn
+    ends every body itself (`wsgi.input_terminated`), a chunked body has no length."""
+    limit = 10_000
+    app = _app(_settings(db_url, redis_url, max_webhook_bytes=limit), engine)
+    with app.test_client() as c:
+        for size, code in ((limit - 1, 202), (limit, 202), (limit + 1, 413)):
+            body = _padded(size)
+            headers = {
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": f"{framing}-{size}",
+                "X-Hub-Signature-256": sign(SECRET, body),
+                "Content-Type": JSON,
+            }
+            if framing == "content-length":
+                response = c.post("/webhooks/github", data=body, headers=headers)
+            else:
+                response = c.post(
+                    "/webhooks/github",
+                    input_stream=io.BytesIO(body),
+                    headers=headers,
+                    environ_overrides={"wsgi.input_terminated": True},
+                    content_length=None if framing == "chunked" else len(body),
+                )
+            assert response.status_code == code, (size, response.json)
+    assert rows(engine) == 2
+
+
 def test_database_down_is_503(db_url: str, redis_url: str, tmp_path: Path) -> None:
     if db_url.startswith("sqlite"):
         down = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.sqlite'}"

@@ -10,6 +10,7 @@ worker/observability/metrics.py defines.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
@@ -214,6 +215,29 @@ def test_commands_run_the_contract_entry_points() -> None:
     assert "0.0.0.0:8000" in commands["webhook"]
     assert commands["worker"][:4] == ["celery", "-A", "worker", "worker"]
     assert commands["beat"][:4] == ["celery", "-A", "worker", "beat"]
+
+
+def _option(argv: list[str], name: str) -> str:
+    assert name in argv, f"webhook command has no {name}"
+    return argv[argv.index(name) + 1]
+
+
+def test_a_slow_client_cannot_hold_a_receiver_worker() -> None:
+    """Threads with a read deadline, and a worker whose threads are busy stops accepting, so
+    slow clients (issue 13) cannot queue a delivery behind them while another worker is free."""
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from webhook.gunicorn_worker import READ_DEADLINE_S
+
+    argv = _commands()["webhook"]
+    module, _, name = _option(argv, "--worker-class").rpartition(".")
+    worker_class = getattr(importlib.import_module(module), name)
+    assert issubclass(worker_class, ThreadWorker)
+    threads = int(_option(argv, "--threads"))
+    assert threads >= 2
+    assert int(_option(argv, "--worker-connections")) == threads
+    assert int(_option(argv, "--keep-alive")) == 0  # no idle connection keeps a slot
+    assert 0 < READ_DEADLINE_S < 10 <= int(_option(argv, "--timeout"))  # GitHub waits 10 s
 
 
 def test_db_and_redis_are_healthchecked_and_persistent() -> None:

@@ -108,6 +108,23 @@ def _push(**changes: object) -> dict[str, object]:
         ({"repository": {"full_name": 5}}, "invalid_full_name"),
         ({"repository": {"full_name": "a/b", "default_branch": 3}}, "invalid_default_branch"),
         ({"repository": []}, "invalid_repository"),
+        # Strings no database stores as they are, and refs git would refuse (issue 13).
+        ({"ref": "refs/heads/\ud800"}, "invalid_ref"),
+        ({"ref": "refs/heads/a\x00b"}, "invalid_ref"),
+        ({"ref": "refs/heads/a..b"}, "invalid_ref"),
+        ({"ref": ["refs/heads/main"]}, "invalid_ref"),
+        ({"repository": {"full_name": "a/\udfff"}}, "invalid_full_name"),
+        ({"repository": {"full_name": "a/b\x00"}}, "invalid_full_name"),
+        (
+            {"repository": {"full_name": "a/b", "default_branch": "\ud800"}},
+            "invalid_default_branch",
+        ),
+        ({"repository": {"full_name": "a/b", "default_branch": "x\x00"}}, "invalid_default_branch"),
+        (
+            {"repository": {"full_name": "a/b", "default_branch": "b" * 245}},
+            "invalid_default_branch",
+        ),
+        ({"repository": {"full_name": "a/b", "default_branch": ""}}, "invalid_default_branch"),
     ],
 )
 def test_fields_we_use_are_validated(changes: dict[str, object], reason: str) -> None:
@@ -119,3 +136,20 @@ def test_fields_we_use_are_validated(changes: dict[str, object], reason: str) ->
 def test_unknown_fields_are_ignored() -> None:
     event = push_event(_push(extra={"nested": [1, 2]}, pusher=None))
     assert event.branch == "bkeepers-patch-3"
+
+
+def test_a_surrogate_escaped_in_json_is_refused_whichever_the_encoding() -> None:
+    raw = json.dumps(_push(ref="refs/heads/\ud800"))  # ASCII: `\\ud800` escapes
+    assert "\\ud800" in raw
+    for body, content_type in ((raw.encode(), JSON), (urlencode({"payload": raw}).encode(), FORM)):
+        with pytest.raises(PayloadError) as info:
+            push_event(parse_body(body, content_type))
+        assert info.value.reason == "invalid_ref"
+
+
+def test_the_longest_storable_ref_and_default_branch_are_accepted() -> None:
+    branch = "b" * (255 - len("refs/heads/"))
+    event = push_event(
+        _push(ref=f"refs/heads/{branch}", repository={"full_name": "a/b", "default_branch": branch})
+    )
+    assert (event.branch, event.default_branch) == (branch, branch)
