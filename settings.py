@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=1_048_576, gt=0)
     max_webhook_bytes: int = Field(default=26_214_400, gt=0)
     catalog_default_author: str = "catalog-sync"
+    #: How verdicts are reported on GitHub; unset: `checks` for an App, `status` for a token.
+    github_feedback: Literal["checks", "status", "off"] | None = None
+    #: Link of a check run or commit status; `{repository}` and `{sha}` are filled in.
+    catalog_feedback_url: str | None = None
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, ge=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0)
@@ -127,6 +131,18 @@ class Settings(BaseSettings):
             roots[str(folder).strip().strip("/")] = item_type
         return roots
 
+    @field_validator("github_feedback", mode="before")
+    @classmethod
+    def _feedback(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
+
+    @field_validator("catalog_feedback_url")
+    @classmethod
+    def _feedback_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"CATALOG_FEEDBACK_URL {value!r} must start with http:// or https://")
+        return value
+
     @field_validator("github_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -144,6 +160,15 @@ class Settings(BaseSettings):
         return bool(
             self.github_app_id and self.github_app_private_key and self.github_app_installation_id
         )
+
+    @property
+    def feedback_mode(self) -> str:
+        """`GITHUB_FEEDBACK`, or its default: check runs need an App, a token posts statuses."""
+        if self.github_feedback is not None:
+            return self.github_feedback
+        if self.uses_github_app:
+            return "checks"
+        return "status" if self.github_token is not None else "off"
 
     def repo_spec(self, full_name: str) -> RepoSpec | None:
         """The watched spec for a repository name (case-insensitive, as GitHub names are)."""

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from models import DeliveryStatus, Repository, SyncRun, WebhookDelivery, utcnow
 from models.db import retry_on_dead_connection
+from worker.feedback.metrics import FeedbackCollector
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ def make_registry(engine: Engine | None) -> CollectorRegistry:
             registry.register(metric)
     if engine is not None:
         registry.register(DatabaseCollector(engine))
+        registry.register(FeedbackCollector(engine))
     return registry
 
 
