@@ -6,6 +6,7 @@ the task code (or Celery) to publish or schedule one.
 
 __all__ = [
     "POLL_TASK",
+    "PULL_REQUEST_TASK",
     "QUEUE_NAME",
     "RECONCILE_TASK",
     "SELF_REPAIR_INTERVAL_S",
@@ -29,4 +30,12 @@ POLL_TASK = "worker.tasks.poll_repositories_task"
 SWEEP_TASK = "worker.tasks.sweep_deliveries_task"
 SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
 VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
-TASK_NAMES = (RECONCILE_TASK, POLL_TASK, SWEEP_TASK, SELF_REPAIR_TASK, VERIFY_ALL_TASK)
+PULL_REQUEST_TASK = "worker.tasks.validate_pull_request_task"
+TASK_NAMES = (
+    RECONCILE_TASK,
+    POLL_TASK,
+    SWEEP_TASK,
+    SELF_REPAIR_TASK,
+    VERIFY_ALL_TASK,
+    PULL_REQUEST_TASK,
+)
