@@ -264,6 +264,7 @@ def status(as_json: bool) -> None:
         "pending",
         "last run",
         "failures",
+        "verdict",
     )
     for r in rows:
         lag = "in sync" if r.in_sync else (f"{r.lag_seconds:.0f}s" if r.lag_seconds else "?")
@@ -278,11 +279,14 @@ def status(as_json: bool) -> None:
             str(r.pending_deliveries),
             r.last_outcome or "-",
             str(r.consecutive_failures),
+            str(r.verdict or "-"),
         )
     out.print(table)
     for r in rows:
         if r.last_error:
             out.print(f"{r.full_name}: last error: {r.last_error}")
+        if r.verdict and r.verdict.error:
+            out.print(f"{r.full_name}: verdict not posted: {r.verdict.error}", markup=False)
 
 
 @main.command()

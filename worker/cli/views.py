@@ -18,6 +18,7 @@ from models import (
     session_factory,
     utcnow,
 )
+from worker.feedback.records import LastVerdict, last_verdicts
 
 _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCESSING)
 
@@ -38,6 +39,8 @@ class RepoStatus:
     items: int
     errors: int
     pending_deliveries: int
+    #: The newest verdict reported on the watched branch (None: none yet).
+    verdict: LastVerdict | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
                 )
             )
         }
+        verdicts = last_verdicts(session)
         repos = session.execute(select(Repository).order_by(Repository.full_name)).scalars()
         result = []
         for repo in repos:
@@ -93,6 +97,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
                     items=items.get(repo.id, 0),
                     errors=errors.get(repo.id, 0),
                     pending_deliveries=pending.get(repo.full_name, 0),
+                    verdict=verdicts.get(repo.id),
                 )
             )
         return result

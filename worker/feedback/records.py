@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -71,26 +70,16 @@ def has_report(
 
 @dataclass(frozen=True)
 class LastVerdict:
-    """The newest verdict on a repository's watched branch, as `status` shows it."""
+    """The newest verdict on a repository's watched branch, as `status` shows it (its fields
+    are its JSON keys)."""
 
-    sha: str
+    head_sha: str
     conclusion: str
     title: str
     method: str
     outcome: str
     error: str | None
     at: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "head_sha": self.sha,
-            "conclusion": self.conclusion,
-            "title": self.title,
-            "method": self.method,
-            "outcome": self.outcome,
-            "error": self.error,
-            "at": self.at,
-        }
 
     def __str__(self) -> str:
         sent = self.outcome if self.method == "off" else f"{self.method} {self.outcome}"
@@ -107,7 +96,7 @@ def last_verdicts(session: Session) -> dict[int, LastVerdict]:
     rows = session.execute(select(FeedbackReport).where(FeedbackReport.id.in_(newest))).scalars()
     return {
         r.repository_id: LastVerdict(
-            sha=r.head_sha,
+            head_sha=r.head_sha,
             conclusion=r.conclusion,
             title=r.title,
             method=r.method,
