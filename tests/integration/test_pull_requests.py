@@ -86,8 +86,10 @@ def take_message(redis_url: str) -> tuple[str, dict[str, Any]]:
     return message["headers"]["task"], kwargs
 
 
-def deliver(client: FlaskClient, fake: FakeGitHub, pr: Any, action: str, **kw: Any) -> Any:
-    guid = str(uuid.uuid4())
+def deliver(
+    client: FlaskClient, fake: FakeGitHub, pr: Any, action: str, guid: str = "", **kw: Any
+) -> Any:
+    guid = guid or str(uuid.uuid4())
     body, headers = fake.signed_pull_request(pr, action, SECRET, guid, **kw)
     response = client.post("/webhooks/github", data=body, headers=headers)
     return response.status_code, response.get_json(), guid
@@ -115,9 +117,9 @@ def test_a_breaking_pull_request_fails_its_check_and_the_fix_passes(
         PULL_REQUEST_TASK,
         {"full_name": REPO, "number": pr.number, "delivery_id": guid},
     )
-    again = deliver(receiver, fake_github, pr, "opened")
-    assert again[0] == 202  # a new delivery id: stored too; the same id would be a duplicate
-    redis.Redis.from_url(redis_url).delete(QUEUE_NAME)
+    again = deliver(receiver, fake_github, pr, "opened", guid)  # GitHub redelivering it
+    assert again[:2] == (200, {"status": "duplicate", "delivery_id": guid})
+    assert redis.Redis.from_url(redis_url).llen(QUEUE_NAME) == 0
 
     worker_env.validate(**kwargs)
     (run,) = fake_github.check_runs_for(REPO, pr.head_sha)
