@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -27,8 +26,10 @@ from worker.feedback.verdict import (
     problem_list,
     truncate,
 )
+from worker.sync.apply import Counts
 from worker.sync.catalog import CatalogRules, FileError, parse_item
 from worker.sync.lint import lint_folder
+from worker.sync.run_result import Result as SyncResult
 
 RULES = CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"})
 
@@ -115,27 +116,17 @@ def test_the_problem_list_fits_its_budget_and_says_how_many_are_left() -> None:
     assert text.splitlines()[-1].startswith("- … and ")
 
 
-@dataclass
-class Counts:
-    added: int = 0
-    updated: int = 0
-    moved: int = 0
-    deleted: int = 0
-    restored: int = 0
-    errors: int = 0
-
-
-@dataclass
-class Result:
-    outcome: str
-    to_sha: str | None = "a" * 40
-    error: str | None = None
-    full_name: str = "acme/catalog"
-    counts: Counts = field(default_factory=Counts)
+def run_result(
+    outcome: str,
+    to_sha: str | None = "a" * 40,
+    error: str | None = None,
+    counts: Counts | None = None,
+) -> SyncResult:
+    return SyncResult("acme/catalog", outcome, counts or Counts(), to_sha=to_sha, error=error)
 
 
 def test_a_clean_sync_succeeds_with_its_counts() -> None:
-    verdict = synced_verdict(Result("success", counts=Counts(added=3, updated=1)), [])
+    verdict = synced_verdict(run_result("success", counts=Counts(added=3, updated=1)), [])
     assert verdict.conclusion == Conclusion.SUCCESS
     assert verdict.title == "Catalog synced: 3 added, 1 updated, 0 moved, 0 deleted, 0 errors"
     assert verdict.annotations == ()
@@ -146,7 +137,7 @@ def test_a_sync_with_broken_files_fails_with_one_annotation_each() -> None:
         ("skills/z.md", "has no `name`; every item needs `name: ...`"),
         ("skills/a.yaml", "invalid YAML at line 2, column 5: mapping values are not allowed"),
     ]
-    verdict = synced_verdict(Result("success", counts=Counts(added=8)), errors)
+    verdict = synced_verdict(run_result("success", counts=Counts(added=8)), errors)
     assert verdict.conclusion == Conclusion.FAILURE
     assert (
         verdict.title
@@ -160,7 +151,9 @@ def test_a_sync_with_broken_files_fails_with_one_annotation_each() -> None:
 
 
 def test_a_refused_sync_fails_and_says_why() -> None:
-    verdict = synced_verdict(Result("refused", error="refusing to delete 40 of 50 live items"), [])
+    verdict = synced_verdict(
+        run_result("refused", error="refusing to delete 40 of 50 live items"), []
+    )
     assert verdict.conclusion == Conclusion.FAILURE
     assert "refusing to delete 40 of 50" in verdict.summary
 
@@ -177,7 +170,7 @@ def test_a_refused_sync_fails_and_says_why() -> None:
     ],
 )
 def test_only_finished_runs_get_a_verdict(outcome: str, sha: str | None, wanted: bool) -> None:
-    assert wants_verdict(Result(outcome, to_sha=sha)) is wanted
+    assert wants_verdict(run_result(outcome, to_sha=sha)) is wanted
 
 
 def test_workflow_command_escaping_follows_the_runner() -> None:
