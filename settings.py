@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import annotated_types
 from dotenv import dotenv_values
@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     max_webhook_bytes: int = Field(default=25 * MIB, ge=1024, le=100 * MIB)
     catalog_default_author: str = "catalog-sync"
     changes_retention_days: float = Field(default=90, gt=0, le=36500, allow_inf_nan=False)
+    #: How verdicts are reported on GitHub; unset: `checks` for an App, `status` for a token.
+    github_feedback: Literal["checks", "status", "off"] | None = None
+    #: Link of a check run or commit status; `{repository}` and `{sha}` are filled in.
+    catalog_feedback_url: str | None = None
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, gt=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0, le=100_000)
@@ -205,6 +209,18 @@ class Settings(BaseSettings):
             )
         return value.strip() if value is not None else None
 
+    @field_validator("github_feedback", mode="before")
+    @classmethod
+    def _feedback(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
+
+    @field_validator("catalog_feedback_url")
+    @classmethod
+    def _feedback_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"CATALOG_FEEDBACK_URL {value!r} must start with http:// or https://")
+        return value
+
     @field_validator("github_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -250,6 +266,15 @@ class Settings(BaseSettings):
         return bool(
             self.github_app_id and self.github_app_private_key and self.github_app_installation_id
         )
+
+    @property
+    def feedback_mode(self) -> str:
+        """`GITHUB_FEEDBACK`, or its default: check runs need an App, a token posts statuses."""
+        if self.github_feedback is not None:
+            return self.github_feedback
+        if self.uses_github_app:
+            return "checks"
+        return "status" if self.github_token is not None else "off"
 
     def repo_spec(self, full_name: str) -> RepoSpec | None:
         """The watched spec for a repository name (case-insensitive, as GitHub names are)."""

@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.db import get_engine, make_engine, session_factory, transaction
+from models.feedback import FeedbackReport
 from models.tables import (
     CatalogFileError,
     CatalogItem,
@@ -26,6 +27,7 @@ __all__ = [
     "CatalogItemChange",
     "ChangeKind",
     "DeliveryStatus",
+    "FeedbackReport",
     "ItemType",
     "Repository",
     "RunOutcome",

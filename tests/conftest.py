@@ -15,7 +15,7 @@ from models.db import make_engine
 from models.migrate import upgrade
 from tests.servers import PostgresServer, RedisServer, create_database, with_database
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.integration.worker_env"]
 
 #: Recorded third-party files the tests read (GitHub payloads, the Compose schema), with their
 #: licences: inside the repository, so a bare clone runs the whole suite.

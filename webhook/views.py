@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import retry_on_dead_connection
 from settings import Settings
+from webhook import pull_request
 from webhook.body import BodyTooLarge, input_stream, read_limited
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
@@ -35,7 +37,7 @@ bp = Blueprint("webhook", __name__)
 
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
-_KNOWN_EVENTS = {"push", "ping"}
+_KNOWN_EVENTS = {"push", "ping", "pull_request"}
 
 
 @dataclass
@@ -117,6 +119,8 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
         data = parse_body(body, request.content_type)
         if event == "ping":
             return _answer(200, "pong", status="pong")
+        if event == "pull_request":
+            return _pull_request(d, pull_request.pull_request_event(data), delivery_id)
         if event != "push":
             return _answer(202, "ignored", status="ignored", reason="unhandled_event")
         push = push_event(data)
@@ -141,15 +145,29 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
     return _store_and_queue(d, delivery)
 
 
-def _store_and_queue(d: Deps, delivery: inbox.DeliveryIn) -> Answer:
+def _pull_request(d: Deps, event: pull_request.PullRequestEvent, delivery_id: str) -> Answer:
+    """A watched pull request is stored like a push and queues its validation."""
+    reason = pull_request.ignore_reason(event, d.settings)
+    if reason is not None:
+        return _answer(202, "ignored", status="ignored", reason=reason)
+    hook_id = inbox.valid_hook_id(request.headers.get("X-GitHub-Hook-ID"))
+    row = pull_request.delivery(event, delivery_id, hook_id, d.settings)
+    return _store_and_queue(
+        d, row, lambda: pull_request.enqueue_validation(d.publisher, row, event.number)
+    )
+
+
+def _store_and_queue(
+    d: Deps, delivery: inbox.DeliveryIn, publish: Callable[[], None] | None = None
+) -> Answer:
     """One transaction: store, publish, commit as `queued` (or `pending` if the broker is down)."""
     repo = delivery.repository_full_name
 
-    def publish() -> None:
+    def reconcile() -> None:
         d.publisher.enqueue_reconcile(repo, "webhook", delivery_id=delivery.delivery_id)
 
     try:
-        stored = inbox.store_delivery(d.engine, delivery, publish)
+        stored = inbox.store_delivery(d.engine, delivery, publish or reconcile)
     except UNSTORABLE_ERRORS:
         # Last resort (the payload checks should have refused it): the store is one
         # transaction, rolled back, so nothing of this delivery was kept.

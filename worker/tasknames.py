@@ -8,6 +8,7 @@ __all__ = [
     "POLL_TASK",
     "PRUNE_CHANGES_INTERVAL_S",
     "PRUNE_CHANGES_TASK",
+    "PULL_REQUEST_TASK",
     "QUEUE_NAME",
     "RECONCILE_TASK",
     "SELF_REPAIR_INTERVAL_S",
@@ -33,6 +34,7 @@ SWEEP_TASK = "worker.tasks.sweep_deliveries_task"
 SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
 VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
 PRUNE_CHANGES_TASK = "worker.tasks.prune_changes_task"
+PULL_REQUEST_TASK = "worker.tasks.validate_pull_request_task"
 TASK_NAMES = (
     RECONCILE_TASK,
     POLL_TASK,
@@ -40,4 +42,5 @@ TASK_NAMES = (
     SELF_REPAIR_TASK,
     VERIFY_ALL_TASK,
     PRUNE_CHANGES_TASK,
+    PULL_REQUEST_TASK,
 )

@@ -25,14 +25,18 @@ from worker.errors import (
     TransientSourceError,
 )
 from worker.feed.retention import prune_changes, retention_cutoff
+from worker.feedback.report import report_synced_commit
 from worker.inbox.publish import MAX_COUNTDOWN_S
 from worker.inbox.queries import watched_hooks
-from worker.inbox.status import mark_failed, mark_processing
+from worker.inbox.status import mark_done, mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
-from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
+from worker.pulls.refs import delivery_pull_request
+from worker.pulls.run import check_pull_request
+from worker.sync.reconcile import ReconcileRequest, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
     PRUNE_CHANGES_TASK,
+    PULL_REQUEST_TASK,
     RECONCILE_TASK,
     SELF_REPAIR_TASK,
     SWEEP_TASK,
@@ -46,9 +50,8 @@ app = get_app()
 MAX_RETRIES = 8
 
 
-def _retry_countdown(result: Result, retries: int) -> float | None:
+def _retry_countdown(exc: BaseException | None, retries: int) -> float | None:
     """Seconds until a retry is worth it, or None when retrying cannot help."""
-    exc = result.exception
     if isinstance(exc, RateLimitedError):
         return min(MAX_COUNTDOWN_S, max(1.0, (exc.reset_at - utcnow()).total_seconds() + 1))
     if isinstance(exc, TransientSourceError) or (
@@ -69,6 +72,11 @@ def reconcile_repository_task(
     """Reconcile one repository from GitHub; marks its deliveries done up to the head."""
     settings = get_settings()
     engine = services.engine(settings)
+    if delivery_id and (number := delivery_pull_request(engine, delivery_id)) is not None:
+        # A stored pull_request delivery re-queued by the sweeper or `redeliver`.
+        kwargs = {"full_name": full_name, "number": number, "delivery_id": delivery_id}
+        validate_pull_request_task.apply_async(kwargs=kwargs)
+        return f"{full_name}#{number}: validation queued"
     spec = services.repo_spec(full_name, settings)
     try:
         source = services.github_source(spec, settings)
@@ -94,14 +102,49 @@ def reconcile_repository_task(
         "tasks.reconciled",
         extra={"repository": spec.full_name, "trigger": trigger, "outcome": str(result.outcome)},
     )
+    report_synced_commit(engine, settings, lambda: services.github_client(settings), result)
     if result.ok:
         return result.summary()
-    countdown = _retry_countdown(result, self.request.retries)
+    countdown = _retry_countdown(result.exception, self.request.retries)
     if countdown is not None and self.request.retries < MAX_RETRIES:
         raise self.retry(countdown=countdown, exc=result.exception)
     if delivery_id:
         mark_failed(engine, delivery_id, result.error or "reconcile failed", dead=False)
     return result.summary()
+
+
+@app.task(name=PULL_REQUEST_TASK, bind=True, max_retries=MAX_RETRIES)
+def validate_pull_request_task(
+    self: Task, full_name: str, number: int, delivery_id: str | None = None
+) -> str:
+    """Validate a pull request's changed catalog files; the verdict goes on its head commit.
+
+    Writes no catalog row. GitHub or the database unreachable: retried a bounded number of
+    times; anything else that stops it (no access, no such pull request) ends the delivery.
+    """
+    settings = get_settings()
+    engine = services.engine(settings)
+    if delivery_id:
+        mark_processing(engine, delivery_id)
+    try:
+        outcome = check_pull_request(
+            engine, settings, services.github_client(settings), full_name, number
+        )
+    except (DBAPIError, TransientSourceError, RateLimitedError) as exc:
+        countdown = _retry_countdown(exc, self.request.retries) or 60.0
+        if self.request.retries < MAX_RETRIES:
+            raise self.retry(countdown=countdown, exc=exc) from exc
+        if delivery_id:
+            mark_failed(engine, delivery_id, str(exc), dead=False)
+        return f"{full_name}#{number}: {exc}"
+    except CatalogSyncError as exc:
+        log.warning("pull_request.failed", extra={"repository": full_name, "error": str(exc)})
+        if delivery_id:
+            mark_failed(engine, delivery_id, exc.message, dead=True)
+        return f"{full_name}#{number}: {exc.message}"
+    if delivery_id:
+        mark_done(engine, delivery_id)
+    return outcome.summary()
 
 
 @app.task(name=POLL_TASK)

@@ -32,6 +32,7 @@ TABLES = {
     "sync_runs",
     "catalog_file_errors",
     "catalog_item_changes",
+    "feedback_reports",
 }
 
 

@@ -32,7 +32,7 @@ from webhook.signature import sign
 from worker.celery_app import make_celery
 from worker.inbox.publish import Publisher
 from worker.observability.logs import configure_logging
-from worker.tasknames import QUEUE_NAME
+from worker.tasknames import PULL_REQUEST_TASK, QUEUE_NAME, RECONCILE_TASK
 
 PAYLOADS = DATA / "github-payloads"
 SECRET = b"It's a Secret to Everybody"
@@ -54,7 +54,20 @@ EXPECTED = {
     "octokit-webhooks/ping/with-app_id.payload.json": ("ping", 200, "pong"),
     "octokit-webhooks/ping/with-organization.payload.json": ("ping", 200, "pong"),
     "probot/push.json": ("push", 202, "queued"),
+    "octokit-webhooks/pull_request/opened.payload.json": ("pull_request", 202, "queued"),
+    "octokit-webhooks/pull_request/synchronize.payload.json": ("pull_request", 202, "queued"),
+    "octokit-webhooks/pull_request/reopened.payload.json": ("pull_request", 202, "queued"),
+    "octokit-webhooks/pull_request/ready_for_review.with-installation.payload.json": (
+        "pull_request",
+        202,
+        "queued",
+    ),
+    "octokit-webhooks/pull_request/closed.payload.json": ("pull_request", 202, "ignored"),
 }
+#: Why an ignored payload is ignored, where it is not a tag push.
+IGNORED_REASON = {"octokit-webhooks/pull_request/closed.payload.json": "unhandled_action"}
+#: The task a queued delivery asks for, where it is not a reconcile.
+QUEUED_TASK = {"pull_request": PULL_REQUEST_TASK}
 
 
 def test_expected_covers_every_recorded_payload() -> None:
@@ -165,13 +178,13 @@ def test_every_recorded_payload(
                 client.application.extensions["catalog_sync"].settings.celery_broker_url
             ).lindex(QUEUE_NAME, 0)
         )
-        assert message["headers"]["task"] == "worker.tasks.reconcile_repository_task"
+        assert message["headers"]["task"] == QUEUED_TASK.get(event, RECONCILE_TASK)
         assert message["content-type"] == "application/json"
     else:
         assert rows(engine) == 0
         assert queue_length() == 0
     if status == "ignored":
-        assert response.json["reason"] == "tag"
+        assert response.json["reason"] == IGNORED_REASON.get(name, "tag")
 
 
 def test_stored_row_carries_the_push(client: FlaskClient, engine: Engine) -> None:

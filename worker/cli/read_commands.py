@@ -30,6 +30,8 @@ def status(as_json: bool) -> None:
     for r in rows:
         if r.last_error:
             out.print(f"{r.repository}: last error: {r.last_error}")
+        if r.verdict and r.verdict.error:
+            out.print(f"{r.repository}: verdict not posted: {r.verdict.error}", markup=False)
 
 
 @click.command()

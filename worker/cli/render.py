@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from models import CatalogItem
     from worker.cli.views import FileErrorView, RepoStatus
     from worker.inbox.records import DeliveryRecord
-    from worker.sync.lint import LintReport
     from worker.sync.run import Result
 
 # Piped output is not cut to 80 columns: scripts and logs get whole lines.
@@ -102,13 +101,6 @@ def verify_doc(result: Result) -> dict[str, Any]:
     }
 
 
-def lint_doc(report: LintReport) -> dict[str, Any]:
-    return {
-        "items": sorted(report.items),
-        "errors": [{"git_path": e.path, "message": e.message} for e in report.errors],
-    }
-
-
 # --- tables -----------------------------------------------------------------------------------
 
 
@@ -124,6 +116,7 @@ def status_table(rows: list[RepoStatus]) -> Table:
         "pending",
         "last run",
         "failures",
+        "verdict",
     )
     for r in rows:
         lag = "in sync" if r.in_sync else (f"{r.lag_seconds:.0f}s" if r.lag_seconds else "?")
@@ -138,6 +131,7 @@ def status_table(rows: list[RepoStatus]) -> Table:
             str(r.pending_deliveries),
             r.last_outcome or "-",
             str(r.consecutive_failures),
+            str(r.verdict or "-"),
         )
     return table
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from worker.cli.context import load_settings
-from worker.cli.render import emit_json, err, lint_doc, out, progress, verify_doc
+from worker.cli.render import emit_json, err, out, progress, verify_doc
 from worker.errors import CatalogSyncError, CommandError
 
 if TYPE_CHECKING:
@@ -179,20 +179,31 @@ def _print_drift(result: Result) -> None:
 
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def lint(folder: Path, as_json: bool) -> None:
-    """Validate a catalog folder without a database. Exit 0 valid, 1 invalid."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    help="text, one JSON document, or GitHub Actions annotations (::error file=...).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def lint(folder: Path, fmt: str, as_json: bool) -> None:
+    """Validate a catalog folder without a database. Exit 0 valid, 1 invalid or no root."""
+    from worker.feedback import lint_output
+    from worker.feedback.actions import repository_prefix
     from worker.sync.layout import CatalogRules
     from worker.sync.lint import lint_folder
 
     report = lint_folder(folder, CatalogRules.from_settings(load_settings()))
-    if as_json:
-        emit_json(lint_doc(report))
+    if as_json or fmt == "json":
+        emit_json(lint_output.as_json(report))
+    elif fmt == "github":
+        for line in lint_output.as_github(report, repository_prefix(folder, Path.cwd())):
+            click.echo(line)
     else:
-        for e in report.errors:
-            out.print(f"{e.path}: {e.message}")
-        out.print(f"{len(report.items)} items, {len(report.errors)} errors")
-    sys.exit(1 if report.errors else 0)
+        for line in lint_output.as_text(report):
+            out.print(line, markup=False)
+    sys.exit(0 if lint_output.passed(report) else 1)
 
 
 COMMANDS = (resync, verify, lint)

@@ -18,6 +18,7 @@ from models import (
     session_factory,
     utcnow,
 )
+from worker.feedback.records import LastVerdict, last_verdicts
 from worker.observability.sync_lag import in_sync, sync_lag_seconds
 
 _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCESSING)
@@ -39,6 +40,8 @@ class RepoStatus:
     items: int
     errors: int
     pending_deliveries: int
+    #: The newest verdict reported on the watched branch (None: none yet).
+    verdict: LastVerdict | None = None
 
 
 def _counts(session: Any, column: Any, *where: Any) -> dict[Any, int]:
@@ -65,6 +68,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
                 )
             )
         }
+        verdicts = last_verdicts(session)
         repos = session.execute(select(Repository).order_by(Repository.full_name)).scalars()
         result = []
         for repo in repos:
@@ -84,6 +88,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
                     items=items.get(repo.id, 0),
                     errors=errors.get(repo.id, 0),
                     pending_deliveries=pending.get(repo.full_name, 0),
+                    verdict=verdicts.get(repo.id),
                 )
             )
         return result

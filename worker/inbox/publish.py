@@ -105,6 +105,10 @@ class Publisher:
             "delivery_id": delivery_id,
             "full": full,
         }
+        self.send(RECONCILE_TASK, kwargs, countdown=countdown)
+
+    def send(self, task: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
+        """Queue the task named `task`; `BrokerUnavailableError` quickly when the broker is down."""
         if countdown is not None:
             countdown = max(0.0, min(float(countdown), MAX_COUNTDOWN_S))
         if time.monotonic() < self._down_until:
@@ -113,7 +117,7 @@ class Publisher:
             conn, fresh = self._connection()
             try:
                 self.celery.send_task(
-                    RECONCILE_TASK,
+                    task,
                     kwargs=kwargs,
                     countdown=countdown,
                     queue=QUEUE_NAME,

@@ -70,6 +70,7 @@ def mark_done_through(
         .where(
             func.lower(WebhookDelivery.repository_full_name) == repository_full_name.lower(),
             WebhookDelivery.status.in_(OPEN_STATUSES),
+            WebhookDelivery.event != "pull_request",  # a sync does not validate pull requests
             or_(
                 WebhookDelivery.received_at < started_before,
                 WebhookDelivery.after_sha == synced_sha,
@@ -79,6 +80,14 @@ def mark_done_through(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_done(engine: Engine, delivery_id: str) -> bool:
+    """A task that answers this one delivery (a pull request's validation) finished it."""
+    now = utcnow()
+    return _set_status(
+        engine, delivery_id, OPEN_STATUSES, status=S.DONE.value, processed_at=now, last_error=None
+    )
 
 
 def mark_failed(engine: Engine, delivery_id: str, error: str, *, dead: bool) -> bool:

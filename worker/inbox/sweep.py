@@ -88,11 +88,13 @@ def sweep_pending(
         rows = _claim(session, now, limit, min_age_s, stale_after_s)
         result.claimed = len(rows)
         result.stale = sum(row.status != S.PENDING.value for row in rows)
-        groups: dict[str, list[WebhookDelivery]] = {}
+        groups: dict[tuple[str, str | None], list[WebhookDelivery]] = {}
         for row in rows:
-            groups.setdefault(row.repository_full_name or "", []).append(row)
+            # A pull request's delivery asks for its own validation, not the repository's sync.
+            pull = row.ref if row.event == "pull_request" else None
+            groups.setdefault((row.repository_full_name or "", pull), []).append(row)
         done = 0
-        for full_name, group in groups.items():
+        for (full_name, _pull), group in groups.items():
             try:
                 enqueue(full_name, "webhook", delivery_id=group[-1].delivery_id)
             except BrokerUnavailableError as exc:

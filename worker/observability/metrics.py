@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from models import DeliveryStatus, Repository, SyncRun, WebhookDelivery, utcnow
 from models.db import retry_on_dead_connection
+from worker.feedback.metrics import FeedbackCollector
 from worker.observability.sync_lag import sync_lag_seconds
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ def make_registry(engine: Engine | None) -> CollectorRegistry:
             registry.register(metric)
     if engine is not None:
         registry.register(DatabaseCollector(engine))
+        registry.register(FeedbackCollector(engine))
     return registry
 
 

@@ -15,12 +15,16 @@ limits, dropped connections, latency), so the fake speaks HTTP and reads git obj
 The modules, one job each: `fake` (state and lifecycle), `repo` (the git repositories),
 `server` (HTTP, ETags, rate-limit headers, the log), `routes` (the one list of `routes_*`
 modules, one per GitHub area), `webhooks` and `events` (signed `push` deliveries), `faults`,
-`auth` (tokens, App JWTs), `ratelimit`, `shapes` (GitHub's JSON for repos and commits).
+`auth` (tokens, App JWTs), `ratelimit`, `shapes` (GitHub's JSON for repos and commits),
+`checks` (the check runs and commit statuses posted to it), `pulls` and `pull_events` (forks,
+pull requests and their signed `pull_request` deliveries).
 """
 
 from tests.fakes.github.auth import App, rsa_key_pair
+from tests.fakes.github.checks import CheckRun, CommitStatus
 from tests.fakes.github.fake import DEFAULT_TOKEN, FakeGitHub
 from tests.fakes.github.gitcmd import ZERO_SHA, GitError, blob_sha, git
+from tests.fakes.github.pull_events import PullRequest
 from tests.fakes.github.receiver import RecordingReceiver
 from tests.fakes.github.repo import FakeRepo
 from tests.fakes.github.requestlog import LoggedRequest
@@ -30,12 +34,15 @@ __all__ = [
     "DEFAULT_TOKEN",
     "ZERO_SHA",
     "App",
+    "CheckRun",
+    "CommitStatus",
     "Delivery",
     "FakeGitHub",
     "FakeRepo",
     "GitError",
     "Hook",
     "LoggedRequest",
+    "PullRequest",
     "RecordingReceiver",
     "blob_sha",
     "git",

@@ -15,8 +15,11 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from tests.fakes.github.auth import Credentials
+from tests.fakes.github.checks import Reports
 from tests.fakes.github.events import push_payload
 from tests.fakes.github.faults import FaultInjection
+from tests.fakes.github.gitcmd import ZERO_SHA
+from tests.fakes.github.pulls import PullRequests
 from tests.fakes.github.ratelimit import PrimaryRateLimit
 from tests.fakes.github.repo import FakeRepo
 from tests.fakes.github.requestlog import RequestLog
@@ -27,7 +30,9 @@ from tests.fakes.github.webhooks import Hook, Webhooks
 DEFAULT_TOKEN = "ghp_fake_test_token_0123456789"
 
 
-class FakeGitHub(Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webhooks):
+class FakeGitHub(
+    Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webhooks, Reports, PullRequests
+):
     """GitHub's REST API (the part catalog-sync uses) and its webhooks, on 127.0.0.1."""
 
     def __init__(
@@ -47,6 +52,8 @@ class FakeGitHub(Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webh
         FaultInjection.__init__(self)
         RequestLog.__init__(self)
         Webhooks.__init__(self, self._ids)
+        Reports.__init__(self)
+        PullRequests.__init__(self)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="fake-github-")) if root is None else root
         self.max_tree_entries = max_tree_entries
@@ -119,6 +126,9 @@ class FakeGitHub(Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webh
         return self.new_hook(url, secret, content_type, None, self.app.installation_id)
 
     def on_push(self, repo: FakeRepo, ref: str, before: str, after: str) -> None:
-        """After a push to `repo`: the `push` event to every hook that covers it."""
+        """After a push to `repo`: the `push` event to every hook that covers it, then
+        `synchronize` for the open pull requests from that branch."""
         payload = push_payload(repo, ref, before, after, self.login)
         self.deliver(repo.full_name, repo.id, "push", payload)
+        if after != ZERO_SHA:
+            self.sync_pull_requests(repo, ref, after)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from tests.fakes.github import (
     routes_app,
+    routes_checks,
+    routes_compare,
     routes_git,
     routes_hooks,
+    routes_pulls,
     routes_repos,
     routes_tarball,
 )
@@ -21,6 +24,9 @@ ROUTES: list[Route] = [
     *routes_tarball.ROUTES,
     *routes_hooks.ROUTES,
     *routes_app.ROUTES,
+    *routes_checks.ROUTES,
+    *routes_compare.ROUTES,
+    *routes_pulls.ROUTES,
 ]
 
 RATE_LIMITED = (
