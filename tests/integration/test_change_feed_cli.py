@@ -216,7 +216,7 @@ def test_listen_follower_gets_every_cursor_once_across_a_postgres_restart(
             put(root, f"skills/s{i}.md", item(f"s{i}"))
         sync(engine, root)
         # Seconds, not the 30 s idle re-read: the follower was woken by the NOTIFY.
-        seen += [c["cursor"] for c in follower.take(3, timeout=10)]
+        seen += [c["cursor"] for c in follower.take(3, timeout=25)]
 
         pg_server.stop()
         time.sleep(1)

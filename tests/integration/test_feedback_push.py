@@ -14,12 +14,13 @@ from sqlalchemy import Engine, select
 from models import FeedbackReport, SyncRun, session_factory
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.integration.worker_env import WorkerEnv
+from worker.cli.render import status_doc
 from worker.cli.views import live_items, repo_statuses
 from worker.feedback.report import report_synced_commit
 from worker.github.client import GitHubClient
 from worker.observability.metrics import make_registry, render
 from worker.sync.layout import CatalogRules
-from worker.sync.reconcile import Options, reconcile
+from worker.sync.reconcile import Options, ReconcileRequest, reconcile
 
 REPO = "acme/catalog"
 #: A YAML error the parser places at line 5, column 6 of the file (the `:` after `bad`).
@@ -76,7 +77,7 @@ def test_one_broken_file_among_many_gets_one_check_run_annotation(
     (status,) = repo_statuses(engine)
     assert status.verdict is not None
     assert (status.verdict.head_sha, str(status.verdict)) == (repo.head, "failure (checks posted)")
-    assert status.as_json()["verdict"]["conclusion"] == "failure"
+    assert status_doc(status)["verdict"]["conclusion"] == "failure"
 
     # Fixed: the next commit gets a passing check.
     repo.write("skills/broken.md", item("broken"))
@@ -178,7 +179,9 @@ def test_a_failing_post_is_bounded_and_never_raises(
 
     make_repo(REPO, catalog(2))
     options = Options(rules=CatalogRules(roots={"skills": "skill"}))
-    result = reconcile(engine, REPO, GitHubSource(github_client, REPO), options, trigger="test")
+    result = reconcile(
+        engine, REPO, GitHubSource(github_client, REPO), options, ReconcileRequest("test")
+    )
     fake_github.fail_next(100, status_code, path="/statuses/")
     settings = Settings(github_token="x", database_url="sqlite://")
     posted = report_synced_commit(engine, settings, lambda: github_client, result)

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,11 +53,16 @@ def progress(enabled: bool) -> Iterator[Any]:
 
 
 def _fields(record: Any) -> dict[str, Any]:
-    """A dataclass's fields, in order, timestamps as ISO 8601."""
-    return {
-        f.name: (v.isoformat() if isinstance(v := getattr(record, f.name), datetime) else v)
-        for f in fields(record)
-    }
+    """A dataclass's fields, in order, timestamps as ISO 8601, nested dataclasses as objects."""
+    return {f.name: _value(getattr(record, f.name)) for f in fields(record)}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return _fields(value)
+    return value
 
 
 # --- JSON shapes ------------------------------------------------------------------------------
