@@ -141,8 +141,8 @@ class LocalSource(Source):
         for path in wanted:
             try:
                 yield path, read_file(self.root, path)
-            except OSError:
-                continue  # vanished since the listing: recorded as unreadable, next run settles
+            except (OSError, ValueError):
+                continue  # vanished (or became a link) since the listing: recorded as unreadable, next run settles
 
 
 def _git_head(root: Path) -> str | None:
