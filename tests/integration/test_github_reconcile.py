@@ -316,3 +316,44 @@ def test_the_lock_is_held_in_the_writing_transaction(
     assert busy.outcome == "skipped"
     with session_factory(pg_engine)() as s:
         assert s.execute(select(Repository.dirty)).scalar_one() is True
+
+
+def test_a_file_that_could_not_be_read_leaves_the_head_unclaimed_until_it_is(
+    pg_engine: Engine, fake_github: FakeGitHub, make_repo: Any, client: GitHubClient
+) -> None:
+    """Issue 13, class 5: a blob that answers 404 once is retried by the next run (a poll)."""
+    from worker.cli.views import repo_statuses
+
+    repo = make_repo(REPO, catalog(6))
+    assert sync(pg_engine, client).counts.added == 6
+    synced = repo.head
+    repo.write("tools/i002.md", item("i002", " (edited)"))
+    repo.write("mcps/i001.md", item("i001", " (edited)"))
+    repo.commit("edit 2")
+    repo.push()
+    from tests.fakes.github import git
+
+    lost = git(repo.bare, "rev-parse", f"{repo.head}:tools/i002.md").decode().strip()
+    fake_github.fail_next(1, 404, path=f"/git/blobs/{lost}$")
+
+    partial = sync(pg_engine, client, trigger="webhook")
+    assert partial.outcome == "success" and partial.counts.updated == 1
+    assert partial.counts.unread == ["tools/i002.md"]
+    assert "could not be read (tools/i002.md)" in (partial.error or "")
+    [status] = repo_statuses(pg_engine)
+    assert (status.synced_sha, status.head_sha, status.in_sync) == (synced, repo.head, False)
+    assert status.last_error == partial.error and status.errors == 0  # no error row pins it
+    assert "edited" not in table_description(pg_engine, "tools/i002.md")
+
+    poll = sync(pg_engine, client, trigger="poll")  # the unchanged head is not a no-op now
+    assert poll.outcome == "success" and poll.counts.updated == 1, poll.error
+    assert poll.counts.unread == [] and poll.error is None
+    [status] = repo_statuses(pg_engine)
+    assert (status.synced_sha, status.in_sync, status.last_error) == (repo.head, True, None)
+    assert "edited" in table_description(pg_engine, "tools/i002.md")
+    assert {p: s for p, (_, s) in table(pg_engine).items()} == tree_items(repo)
+    assert sync(pg_engine, client, trigger="poll").outcome == "noop"
+
+
+def table_description(engine: Engine, path: str) -> str:
+    return next(i.description or "" for i in live_items(engine, REPO) if i.git_path == path)

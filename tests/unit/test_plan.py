@@ -149,3 +149,91 @@ def test_every_path_is_accounted_for_exactly_once(
     live_vanished = {p for p, (_, d) in existing.items() if not d and p not in desired}
     assert moved_from | deleted == live_vanished
     assert not moved_from & deleted
+
+
+# --- a rename that changes how the file is read (issue 13, class 4) ----------------------------
+
+_EXTENSIONS = [".md", ".markdown", ".yaml", ".yml", ".json", ".MD", ".JSON"]
+_TYPES = ["skill", "tool"]
+
+
+@given(
+    old_ext=st.sampled_from(_EXTENSIONS),
+    new_ext=st.sampled_from(_EXTENSIONS),
+    old_type=st.sampled_from(_TYPES),
+    new_type=st.sampled_from(_TYPES),
+)
+def test_a_rename_is_reread_exactly_when_the_parse_mode_or_type_changes(
+    old_ext: str, new_ext: str, old_type: str, new_type: str
+) -> None:
+    from worker.sync.parse import parse_mode
+
+    old = row(f"skills/t{old_ext}", A, type_=old_type)
+    new_path = f"tools/u{new_ext}"
+    plan = plan_reconcile({new_path: want(A, new_type)}, [old], {})
+    [move] = plan.moves
+    assert (move.row_id, move.old_path, move.new_path) == (old.id, old.path, new_path)
+    same = parse_mode(old.path) == parse_mode(new_path) and old_type == new_type
+    assert move.reread is not same
+    assert (new_path in plan.fetch) is not same
+    assert plan.deletes == []
+
+
+def test_a_rename_prefers_the_target_read_alike() -> None:
+    """Two new paths with the vanished row's blob: the one needing no read is the move."""
+    old = row("tools/t.yaml", A, type_="tool")
+    plan = plan_reconcile(
+        {"tools/t.json": want(A, "tool"), "tools/u.yml": want(A, "tool")}, [old], {}
+    )
+    assert [(m.new_path, m.reread) for m in plan.moves] == [("tools/u.yml", False)]
+    assert plan.fetch == {"tools/t.json": A}
+
+
+@given(
+    desired=st.dictionaries(
+        st.sampled_from(
+            [f"{r}/{c}{e}" for r in ("skills", "tools") for c in "ab" for e in _EXTENSIONS]
+        ),
+        shas,
+    ),
+    existing=st.dictionaries(
+        st.sampled_from([f"skills/{c}{e}" for c in "abc" for e in _EXTENSIONS]),
+        st.tuples(shas, st.booleans()),
+    ),
+)
+def test_every_path_is_accounted_for_once_with_rereads(
+    desired: dict[str, str], existing: dict[str, tuple[str, bool]]
+) -> None:
+    rows = [row(p, s, deleted=d) for p, (s, d) in existing.items()]
+    wanted = {p: want(s, p.split("/")[0][:-1]) for p, s in desired.items()}
+    plan = plan_reconcile(wanted, rows, {})
+    pure = [m.new_path for m in plan.moves if not m.reread]
+    targets = list(plan.fetch) + plan.unchanged + [r.path for r in plan.restores] + pure
+    assert sorted(targets) == sorted(desired)
+    assert {m.new_path for m in plan.moves if m.reread} <= set(plan.fetch)
+
+
+# --- paths that cannot be stored (issue 13, class 3) -------------------------------------------
+
+
+def test_an_unstorable_path_is_read_never_a_move_target_and_its_error_is_keyed() -> None:
+    from worker.sync.storable import GIT_PATH_CHARS, error_path
+
+    long_path = "skills/" + "d" * GIT_PATH_CHARS + ".md"
+    old = row("skills/a.md", A)
+    plan = plan_reconcile({long_path: want(A)}, [old], {})
+    assert plan.fetch == {long_path: A} and plan.moves == [] and plan.deletes == [old]
+    key = error_path(long_path)
+    assert key != long_path and len(key) <= GIT_PATH_CHARS
+    kept = plan_reconcile({long_path: want(A)}, [], {key: A})
+    assert kept.fetch == {} and kept.kept_errors == [key]
+    changed = plan_reconcile({long_path: want(B)}, [], {key: A})
+    assert changed.fetch == {long_path: B}
+    gone = plan_reconcile({}, [], {key: A})
+    assert gone.clear_errors == [key]
+
+
+def test_an_error_with_no_sha_is_always_retried() -> None:
+    """Old "could not be read" rows are loaded with an empty SHA: never kept, always read."""
+    plan = plan_reconcile({"skills/a.md": want(A)}, [], {"skills/a.md": ""})
+    assert plan.fetch == {"skills/a.md": A} and plan.kept_errors == []

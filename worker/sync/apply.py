@@ -2,23 +2,31 @@
 
 This is the only code that writes `catalog_items`. It runs inside the reconcile's single
 transaction, so readers see the old table or the new one, never a half-applied plan.
+Each batch of parsed files is written inside a SAVEPOINT: when the database refuses a value
+that the parse let through, the batch is split until the one refusing file is found, and that
+file becomes an error row instead of failing the repository (`_write_batch`).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from models import CatalogFileError, CatalogItem, ItemType
 from worker.sync.parse import ParsedItem
 from worker.sync.people import resolve_people
-from worker.sync.plan import Plan, RowState
+from worker.sync.plan import Move, Plan, RowState
+from worker.sync.storable import error_path, one_line, storable_text
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1000
 
@@ -36,9 +44,19 @@ class Counts:
     errors: int = 0
     #: (change, path) for every row that changed: what `verify` reports as drift.
     details: list[tuple[str, str]] = field(default_factory=list)
+    #: Wanted files the source did not give: the run must not claim its head (retried).
+    unread: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+    def add(self, other: Counts) -> None:
+        """Add the counts of one written batch to these."""
+        for key, value in other.__dict__.items():
+            if isinstance(value, int):
+                setattr(self, key, getattr(self, key) + value)
+        self.details.extend(other.details)
+        self.unread.extend(other.unread)
 
     @property
     def changed(self) -> int:
@@ -51,6 +69,19 @@ class Outcome:
 
     parsed: dict[str, tuple[str, ParsedItem]] = field(default_factory=dict)
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Wanted path -> blob SHA the source did not yield: no error row, the next run retries.
+    unread: dict[str, str] = field(default_factory=dict)
+
+    def split(self) -> tuple[Outcome, Outcome]:
+        """Two halves of this batch (by path), for finding the one file the database refuses."""
+        keys = sorted([*self.parsed, *self.failed])
+        first = set(keys[: len(keys) // 2])
+        halves = (Outcome(), Outcome())
+        for path, value in self.parsed.items():
+            halves[path not in first].parsed[path] = value
+        for path, failure in self.failed.items():
+            halves[path not in first].failed[path] = failure
+        return halves
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
@@ -101,22 +132,84 @@ def apply_plan(session: Session, target: Target, plan: Plan, outcomes: Iterable[
     batch of parsed items, not the whole repository.
     """
     counts = Counts(unchanged=len(plan.unchanged))
-    _apply_moves(session, plan, target.commit_sha, target.now, counts)
+    pure = [m for m in plan.moves if not m.reread]
+    rereads = [m for m in plan.moves if m.reread]
+    _apply_moves(session, pure, target.commit_sha, target.now, counts)
     _apply_deletes(session, plan, target.now, counts)
     _clear_errors(session, target, plan.clear_errors)
-    failed = 0
+    target = _with_rereads(target, rereads)
+    written: set[str] = set()
     for outcome in outcomes:
-        _apply_parsed(session, target, outcome, counts)
-        _apply_errors(session, target, outcome)
-        failed += len(outcome.failed)
-    counts.errors = failed + len(plan.kept_errors)
+        done = _write_batch(session, target, outcome, counts)
+        written.update(done.parsed)
+        counts.errors += len(done.failed) + len(outcome.unread)
+        counts.unread.extend(sorted(outcome.unread))
+    counts.errors += len(plan.kept_errors)
+    _drop_failed_rereads(
+        session, target.now, [m for m in rereads if m.new_path not in written], counts
+    )
     return counts
 
 
-def _apply_moves(
-    session: Session, plan: Plan, commit_sha: str | None, now: datetime, counts: Counts
+def _with_rereads(target: Target, rereads: list[Move]) -> Target:
+    """The target where a re-read move's new path names its old row: a parse updates it there."""
+    if not rereads:
+        return target
+    rows = dict(target.rows)
+    for move in rereads:
+        rows[move.new_path] = rows[move.old_path]
+    return replace(target, rows=rows)
+
+
+def _drop_failed_rereads(
+    session: Session, now: datetime, failed: list[Move], counts: Counts
 ) -> None:
-    if plan.moves:
+    """A renamed file that no longer parses (or was not read): its old row goes, like a delete."""
+    _set_deleted_at(session, [m.row_id for m in failed], now, now)
+    counts.deleted += len(failed)
+    counts.details.extend(("deleted", m.old_path) for m in failed)
+
+
+def _write_batch(session: Session, target: Target, outcome: Outcome, counts: Counts) -> Outcome:
+    """Write one batch in a SAVEPOINT; the batch as written (refused files moved to `failed`).
+
+    On a value the database refuses, the batch is halved until the refusing file is alone;
+    it is then recorded as that file's error and its last good row stays as it was.
+    """
+    part = Counts()
+    try:
+        with session.begin_nested():
+            _apply_parsed(session, target, outcome, part)
+            _apply_errors(session, target, outcome)
+    except Exception as exc:
+        if not _refused_value(exc) or len(outcome.parsed) + len(outcome.failed) == 0:
+            raise
+        if len(outcome.parsed) + len(outcome.failed) > 1:
+            first, second = outcome.split()
+            a = _write_batch(session, target, first, counts)
+            b = _write_batch(session, target, second, counts)
+            return Outcome(parsed={**a.parsed, **b.parsed}, failed={**a.failed, **b.failed})
+        if not outcome.parsed:
+            raise  # the error row itself was refused: nothing smaller to fall back on
+        ((path, (sha, _item)),) = outcome.parsed.items()
+        log.warning("sync.file_refused", extra={"path": error_path(path), "error": one_line(exc)})
+        refused = Outcome(failed={path: (sha, f"could not be stored: {one_line(exc, 500)}")})
+        return _write_batch(session, target, refused, counts)
+    counts.add(part)
+    return outcome
+
+
+def _refused_value(exc: BaseException) -> bool:
+    """True for a database (or driver) refusing a value; False for a lost connection."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return isinstance(exc, StatementError | ValueError | TypeError | OverflowError)
+
+
+def _apply_moves(
+    session: Session, moves: list[Move], commit_sha: str | None, now: datetime, counts: Counts
+) -> None:
+    if moves:
         session.execute(
             update(CatalogItem),
             [
@@ -128,11 +221,11 @@ def _apply_moves(
                     "deleted_at": None,
                     "updated_at": now,
                 }
-                for m in plan.moves
+                for m in moves
             ],
         )
-    counts.moved = len(plan.moves)
-    counts.details.extend(("moved", m.new_path) for m in plan.moves)
+    counts.moved += len(moves)
+    counts.details.extend(("moved", m.new_path) for m in moves)
 
 
 def _apply_deletes(session: Session, plan: Plan, now: datetime, counts: Counts) -> None:
@@ -190,13 +283,17 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
             counts.details.append(("added", path))
             continue
         old = current.get(row.id, {})
-        if not row.deleted and all(old.get(k) == values[k] for k in _COMPARED):
+        moved = row.path != path  # a re-read move: the row follows the file to its new path
+        if not (moved or row.deleted) and all(old.get(k) == values[k] for k in _COMPARED):
             counts.unchanged += 1  # a full re-check found the row already right
             continue
-        updates.append({**values, "id": row.id, "deleted_at": None, "updated_at": now})
-        kind = "restored" if row.deleted else "updated"
-        counts.restored += row.deleted
-        counts.updated += not row.deleted
+        updates.append(
+            {**values, "id": row.id, "git_path": path, "deleted_at": None, "updated_at": now}
+        )
+        kind = "moved" if moved else "restored" if row.deleted else "updated"
+        counts.moved += moved
+        counts.restored += row.deleted and not moved
+        counts.updated += not (row.deleted or moved)
         counts.details.append((kind, path))
     for chunk in _chunks(inserts):
         session.execute(insert(CatalogItem), chunk)
@@ -215,8 +312,9 @@ def _current_values(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, d
     return found
 
 
-def _clear_errors(session: Session, target: Target, paths: Iterable[str]) -> None:
-    for chunk in _chunks(list(paths)):
+def _clear_errors(session: Session, target: Target, keys: Iterable[str]) -> None:
+    """Delete the error rows stored under `keys` (`storable.error_path` of their paths)."""
+    for chunk in _chunks(list(keys)):
         session.execute(
             delete(CatalogFileError)
             .where(
@@ -230,16 +328,16 @@ def _clear_errors(session: Session, target: Target, paths: Iterable[str]) -> Non
 def _apply_errors(session: Session, target: Target, outcome: Outcome) -> None:
     """Forget errors of files that parsed (or failed anew); record this batch's failures."""
     commit_sha, now = target.commit_sha, target.now
-    _clear_errors(session, target, [*outcome.parsed, *outcome.failed])
+    _clear_errors(session, target, [error_path(p) for p in [*outcome.parsed, *outcome.failed]])
     if outcome.failed:
         session.execute(
             insert(CatalogFileError),
             [
                 {
                     "repository_id": target.repository_id,
-                    "git_path": path,
+                    "git_path": error_path(path),
                     "blob_sha": sha,
-                    "message": message,
+                    "message": storable_text(message),
                     "commit_sha": commit_sha,
                     "first_seen_at": now,
                     "last_seen_at": now,

@@ -46,6 +46,10 @@ def walk_folder(root: Path, roots: Iterable[str] | None = None) -> list[TreeEntr
     and the SHA of their target text, never followed. Given `roots` (top-level folder names),
     only those folders are walked and dot-named entries below them are skipped: nothing else
     can be an item, so there is no point hashing it.
+
+    Names are read as the OS gives them; bytes that are not UTF-8 stay surrogate escapes
+    (`os.fsdecode`), so such a file is listed, and `parse_item` records it as an error.
+    An entry that vanishes or cannot be looked at while the walk runs is left out.
     """
     base = os.fspath(root)
     entries: list[TreeEntry] = []
@@ -60,7 +64,7 @@ def walk_folder(root: Path, roots: Iterable[str] | None = None) -> list[TreeEntr
         try:
             with os.scandir(folder) as it:
                 children = list(it)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # vanished, not a folder, or not readable
             continue
         if prefix and any(c.name == ".git" for c in children):
             continue  # a submodule or nested repository: not part of this tree
@@ -68,11 +72,17 @@ def walk_folder(root: Path, roots: Iterable[str] | None = None) -> list[TreeEntr
             if child.name == ".git" or (skip_dot and child.name.startswith(".")):
                 continue
             rel = f"{prefix}/{child.name}" if prefix else child.name
-            st = child.stat(follow_symlinks=False)
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError:
+                continue
             if stat.S_ISDIR(st.st_mode):
                 stack.append((child.path, rel))
             elif stat.S_ISLNK(st.st_mode):
-                target = os.readlink(os.fsencode(child.path))
+                try:
+                    target = os.readlink(os.fsencode(child.path))
+                except OSError:
+                    continue
                 entries.append(TreeEntry(rel, blob_sha(target), MODE_SYMLINK, len(target)))
             elif stat.S_ISREG(st.st_mode):
                 mode = MODE_EXEC if st.st_mode & stat.S_IXUSR else MODE_FILE
@@ -131,8 +141,9 @@ class LocalSource(Source):
         for path in wanted:
             try:
                 yield path, read_file(self.root, path)
-            except OSError:
-                continue  # vanished since the listing: recorded as unreadable, next run settles
+            except (OSError, ValueError):
+                # Vanished (or became a link) since the listing: unread, the next run settles it.
+                continue
 
 
 def _git_head(root: Path) -> str | None:

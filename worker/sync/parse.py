@@ -2,13 +2,17 @@
 
 Rule choices beyond the contract (which leaves them open):
 
-- `tags` accepts a list of strings or a comma-separated string; `author` must look like a GitHub
-  login (a leading `@` is dropped); `name` at most 255 characters, `team` 200 (the column sizes).
+- `tags` accepts a list of strings or a comma-separated string, at most 100 distinct tags of at
+  most 100 characters; `author` must look like a GitHub login (a leading `@` is dropped); `name`
+  at most 255 characters, `team` 200 (the column sizes).
+- The path must be storable (`storable.path_problem`): UTF-8, at most the `git_path` size.
 - YAML and JSON duplicate keys: the last one wins (what both parsers do).
 - Metadata is made JSON-safe: dates and times become ISO 8601 strings, `!!binary` becomes its
   base64 text, sets become sorted lists, NaN/infinity become "NaN"/"Infinity"/"-Infinity",
   non-string keys become strings (`1` -> "1", `true` -> "true", `null` -> "null"). A string with a
-  NUL character or a lone surrogate is an error (PostgreSQL cannot store either).
+  NUL character or a lone surrogate is an error (PostgreSQL cannot store either), as is an
+  integer of more than 4,300 digits (Python's `json` refuses to write one; hex YAML can spell it).
+- Every check is linear in the file's size, so any file within `MAX_FILE_BYTES` stays cheap.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import binascii
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +36,7 @@ from worker.sync.safe_yaml import (
     load_json,
     load_yaml,
 )
+from worker.sync.storable import path_problem, storable_text
 
 MARKDOWN_EXTENSIONS = (".md", ".markdown")
 YAML_EXTENSIONS = (".yaml", ".yml")
@@ -41,6 +45,13 @@ MAX_NAME_CHARS = 255
 MAX_TEAM_CHARS = 200
 MAX_LOGIN_CHARS = 100
 MAX_TAG_CHARS = 100
+MAX_TAGS = 100
+#: Python's `json` refuses to write a longer integer (`sys.get_int_max_str_digits()` default).
+MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10**MAX_INT_DIGITS
+
+#: Unicode category Cc is exactly C0, DEL and C1; one regex scan instead of a call per character.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 _LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -98,7 +109,14 @@ def _scalar_key(key: Any, where: str) -> str:
 
 
 def _json_safe_scalar(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -_INT_LIMIT < value < _INT_LIMIT:
+            raise InvalidFileError(
+                f"{where} holds a number with more than {MAX_INT_DIGITS:,} digits, "
+                "which cannot be stored; put it in quotes"
+            )
         return value
     if isinstance(value, str):
         return _check_string(value, where)
@@ -158,7 +176,7 @@ def _describe(value: Any) -> str:
 
 def _single_line(value: str, field_name: str, limit: int) -> str:
     value = value.strip()
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL_RE.search(value):
         raise InvalidFileError(f"`{field_name}` must be a single line without control characters")
     if len(value) > limit:
         raise InvalidFileError(
@@ -205,12 +223,14 @@ def _tags(meta: dict[str, Any]) -> list[str]:
         raise InvalidFileError(
             f"`tags` must be a list of text or a comma-separated text, but it is {_describe(raw)}"
         )
-    tags: list[str] = []
+    tags: dict[str, None] = {}  # ordered and de-duplicated in linear time
     for part in parts:
         tag = _single_line(part, "tags", MAX_TAG_CHARS)
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags
+        if tag:
+            tags[tag] = None
+            if len(tags) > MAX_TAGS:
+                raise InvalidFileError(f"`tags` has more than {MAX_TAGS} tags; at most {MAX_TAGS}")
+    return list(tags)
 
 
 def _author(meta: dict[str, Any]) -> str | None:
@@ -242,17 +262,32 @@ def _team(meta: dict[str, Any]) -> str | None:
 # --- the file --------------------------------------------------------------------------------
 
 
-def _load(path: str, text: str) -> dict[Any, Any]:
-    """The mapping the file holds, by its extension: front matter, YAML or JSON."""
+def parse_mode(path: str) -> str | None:
+    """How a file at `path` is read: "markdown", "yaml", "json", or None (not a catalog file).
+
+    The parse depends on the path through this only: a rename that keeps it needs no re-read.
+    """
     lower = path.lower()
     if lower.endswith(MARKDOWN_EXTENSIONS):
+        return "markdown"
+    if lower.endswith(YAML_EXTENSIONS):
+        return "yaml"
+    if lower.endswith(".json"):
+        return "json"
+    return None
+
+
+def _load(path: str, text: str) -> dict[Any, Any]:
+    """The mapping the file holds, by its extension: front matter, YAML or JSON."""
+    mode = parse_mode(path)
+    if mode == "markdown":
         yaml_text, line_offset = front_matter(text)
         loaded = load_yaml(yaml_text, line_offset, "the front matter")
         what = "the front matter"
-    elif lower.endswith(YAML_EXTENSIONS):
+    elif mode == "yaml":
         loaded = load_yaml(text, 0, "the file")
         what = "the YAML document"
-    elif lower.endswith(".json"):
+    elif mode == "json":
         loaded = load_json(text)
         what = "the JSON document"
     else:
@@ -267,6 +302,9 @@ def _load(path: str, text: str) -> dict[Any, Any]:
 
 
 def _parse(path: str, data: bytes, rules: CatalogRules) -> ParsedItem:
+    bad_path = path_problem(path)
+    if bad_path is not None:
+        raise InvalidFileError(bad_path)
     if len(data) > rules.max_file_bytes:
         raise InvalidFileError(
             f"is {len(data):,} bytes, over the limit of {rules.max_file_bytes:,} bytes "
@@ -289,16 +327,21 @@ def _parse(path: str, data: bytes, rules: CatalogRules) -> ParsedItem:
 
 
 def parse_item(path: str, data: bytes, rules: CatalogRules) -> ParsedItem | FileError:
-    """The item `data` describes, or why it cannot be one. Never raises, whatever the bytes."""
+    """The item `data` describes, or why it cannot be one. Never raises, whatever the bytes.
+
+    Everything a ParsedItem holds can be stored: lint and the reconcile use this one check.
+    """
     try:
         return _parse(path, data, rules)
     except InvalidFileError as exc:
-        return FileError(path=path, message=str(exc))
+        message = str(exc)
     except ValueError as exc:
         if "integer string conversion" in str(exc):  # Python refuses ints over 4,300 digits
-            return FileError(path=path, message="holds a number with more than 4,300 digits")
-        return FileError(path=path, message=f"cannot be read: {exc}")
+            message = f"holds a number with more than {MAX_INT_DIGITS:,} digits"
+        else:
+            message = f"cannot be read: {exc}"
     except (RecursionError, MemoryError, binascii.Error) as exc:
-        return FileError(path=path, message=f"cannot be read ({type(exc).__name__}: {exc})")
+        message = f"cannot be read ({type(exc).__name__}: {exc})"
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop a sync
-        return FileError(path=path, message=f"cannot be read ({type(exc).__name__}: {exc})")
+        message = f"cannot be read ({type(exc).__name__}: {exc})"
+    return FileError(path=path, message=storable_text(message))

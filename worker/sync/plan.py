@@ -3,6 +3,9 @@
 Level-triggered: the plan depends only on what the tree holds now and what the table holds now,
 never on which push arrived, so running it twice, late or out of order gives the same table.
 Rows are compared by git blob SHA; only paths whose SHA the table lacks are read and parsed.
+A parse depends on the path too (its extension picks Markdown, YAML or JSON): a rename that
+changes how the file is read, or its item type, is a move that reads the file again.
+Error rows are keyed by `storable.error_path` (a path that cannot be stored gets a stand-in).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass, field
 
 from models import ItemType
 from worker.errors import UnsafePlanError
+from worker.sync.parse import parse_mode
+from worker.sync.storable import error_path, path_problem
 
 #: Fewer deletions than this are never refused: a three-item repository may lose two items.
 SAFE_DELETE_FLOOR = 10
@@ -40,17 +45,25 @@ class RowState:
 
 @dataclass(frozen=True)
 class Move:
-    """A path vanished and another appeared with the same blob: the row follows the file."""
+    """A path vanished and another appeared with the same blob: the row follows the file.
+
+    `reread`: the new path is read differently (another extension or item type), so it stays
+    in `Plan.fetch`; the moved row is updated from the new parse, or deleted if it fails.
+    """
 
     row_id: uuid.UUID
     old_path: str
     new_path: str
     type: ItemType
+    reread: bool = False
 
 
 @dataclass
 class Plan:
-    """What a reconcile will do. `fetch` is everything that must be read and parsed."""
+    """What a reconcile will do. `fetch` is everything that must be read and parsed.
+
+    `clear_errors` and `kept_errors` hold error keys (`storable.error_path`), not paths.
+    """
 
     fetch: dict[str, str] = field(default_factory=dict)
     moves: list[Move] = field(default_factory=list)
@@ -75,7 +88,7 @@ def plan_reconcile(
     full: bool = False,
     complete: bool = True,
 ) -> Plan:
-    """Compare the tree with the rows. `errors` maps error paths to the SHA that failed.
+    """Compare the tree with the rows. `errors` maps error keys to the SHA that failed.
 
     `full` re-reads every item (catches rows edited by hand). An incomplete listing never
     deletes: its deletions are counted in `withheld_deletes` instead.
@@ -83,13 +96,15 @@ def plan_reconcile(
     plan = Plan()
     by_path = {row.path: row for row in rows}
 
+    error_keys = {path: error_path(path) for path in desired}
     for path, want in sorted(desired.items()):
         row = by_path.get(path)
-        failed_sha = errors.get(path)
+        key = error_keys[path]
+        failed_sha = errors.get(key)
         if full:
             plan.fetch[path] = want.sha
         elif failed_sha == want.sha:
-            plan.kept_errors.append(path)  # same broken blob: don't re-read, keep the error
+            plan.kept_errors.append(key)  # same broken blob: don't re-read, keep the error
         elif row is None or row.sha != want.sha or row.type != want.type:
             plan.fetch[path] = want.sha
         elif row.deleted:
@@ -97,9 +112,10 @@ def plan_reconcile(
         else:
             plan.unchanged.append(path)
         if failed_sha is not None and failed_sha != want.sha and path not in plan.fetch:
-            plan.clear_errors.append(path)
+            plan.clear_errors.append(key)
 
-    plan.clear_errors.extend(sorted(p for p in errors if p not in desired))
+    wanted_keys = set(error_keys.values())
+    plan.clear_errors.extend(sorted(k for k in errors if k not in wanted_keys))
 
     vanished = [r for r in rows if not r.deleted and r.path not in desired]
     _pair_moves(plan, vanished, desired, by_path)
@@ -116,19 +132,31 @@ def _pair_moves(
     desired: Mapping[str, Wanted],
     by_path: Mapping[str, RowState],
 ) -> None:
-    """Turn (vanished row, brand-new path with the same blob) pairs into moves; rest deletes."""
+    """Turn (vanished row, brand-new path with the same blob) pairs into moves; rest deletes.
+
+    A path that cannot be stored is never a move target: it is read, and fails as a file.
+    """
     new_by_sha: dict[str, list[str]] = defaultdict(list)
     for path in sorted(plan.fetch):
-        if path not in by_path:
+        if path not in by_path and path_problem(path) is None:
             new_by_sha[desired[path].sha].append(path)
     for row in sorted(vanished, key=lambda r: r.path):
         candidates = new_by_sha.get(row.sha)
-        if candidates:
-            new_path = candidates.pop(0)
-            del plan.fetch[new_path]
-            plan.moves.append(Move(row.id, row.path, new_path, desired[new_path].type))
-        else:
+        if not candidates:
             plan.deletes.append(row)
+            continue
+        # Prefer a target read the same way: then the move needs no read at all.
+        new_path = next((p for p in candidates if _reads_alike(row, p, desired[p])), candidates[0])
+        candidates.remove(new_path)
+        reread = not _reads_alike(row, new_path, desired[new_path])
+        if not reread:
+            del plan.fetch[new_path]
+        plan.moves.append(Move(row.id, row.path, new_path, desired[new_path].type, reread))
+
+
+def _reads_alike(row: RowState, new_path: str, want: Wanted) -> bool:
+    """True when the file at `new_path` parses as it did at the row's path (same mode, type)."""
+    return parse_mode(row.path) == parse_mode(new_path) and row.type == want.type
 
 
 def check_safe(plan: Plan, live_rows: int, max_fraction: float, *, force: bool) -> None:

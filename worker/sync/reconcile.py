@@ -7,6 +7,11 @@ equal: a run that listed before another one applied lists again under the lock, 
 listing never lands over newer rows. A run that finds the lock taken marks the
 repository dirty; the running one sees the flag when it ends and reconciles once more, so a
 burst of pushes costs one or two runs.
+
+A run that could not read every file it wanted writes what it read but does not claim the
+head: the repository stays behind it (`status` shows the lag and why), so the next run, a poll
+included, lists again and retries those files. Whatever goes wrong, the run ends with a
+`sync_runs` row and a one-line error.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from worker.sync.plan import Plan, RowState, Wanted, check_safe, plan_reconcile
 from worker.sync.repo_state import due_repositories
 from worker.sync.run import Options, Progress, ReconcileRequest, Result
 from worker.sync.source import Head, Listing, Source
+from worker.sync.storable import one_line, printable, storable_text
 
 __all__ = [
     "LOCK_CLASS",
@@ -107,13 +113,14 @@ def _reconcile_once(job: _Job, request: ReconcileRequest) -> Result:
         result.outcome = (
             RunOutcome.REFUSED if isinstance(exc, UnsafePlanError) else RunOutcome.FAILED
         )
-        result.error = exc.message
+        result.error = storable_text(exc.message)
     except Exception as exc:
         result.exception = exc
         result.outcome = RunOutcome.FAILED
-        result.error = f"{type(exc).__name__}: {exc}"
-        log.exception(
-            "reconcile.failed", extra={"repository": job.full_name, "trigger": request.trigger}
+        result.error = one_line(exc)
+        log.exception(  # a traceback in the log (logging survives an unprintable one)
+            "reconcile.failed",
+            extra={"repository": job.full_name, "trigger": request.trigger, "error": result.error},
         )
     result.requests = source.requests - requests_before
     if not request.dry_run:
@@ -162,11 +169,19 @@ def _load_rows(session: Session, repository_id: int) -> list[RowState]:
     ]
 
 
+#: How earlier versions recorded a file the source did not give: retried, never kept.
+_LEGACY_UNREAD = "could not be read from the source"
+
+
 def _load_errors(session: Session, repository_id: int) -> dict[str, str]:
-    stmt = select(CatalogFileError.git_path, CatalogFileError.blob_sha).where(
-        CatalogFileError.repository_id == repository_id
-    )
-    return {path: sha for path, sha in session.execute(stmt)}
+    """Error key -> the blob SHA that failed ("" for an old "could not be read": retry it)."""
+    stmt = select(
+        CatalogFileError.git_path, CatalogFileError.blob_sha, CatalogFileError.message
+    ).where(CatalogFileError.repository_id == repository_id)
+    return {
+        key: "" if message.endswith(_LEGACY_UNREAD) else sha
+        for key, sha, message in session.execute(stmt)
+    }
 
 
 def _lock(session: Session, repository_id: int) -> None:
@@ -224,7 +239,11 @@ def _apply(
                 trigger=request.trigger,
                 full=request.full,
             )
-            repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
+            if result.counts.unread:
+                result.error = _unread_message(result.counts.unread)
+                repo_state.mark_partial(session, repository_id, result.to_sha, result.etag)
+            else:
+                repo_state.mark_synced(session, repository_id, result.to_sha, result.etag)
         result.run_id = run_id  # committed: the bookkeeping completes this run's row
     except _DryRunDone:
         pass
@@ -291,6 +310,16 @@ def _relist(source: Source, result: Result, synced_sha: str | None) -> Listing:
     return listing
 
 
+def _unread_message(unread: list[str]) -> str:
+    """One line naming the files a run could not read (a few of them)."""
+    shown = ", ".join(printable(p)[:200] for p in unread[:3])
+    more = f" and {len(unread) - 3} more" if len(unread) > 3 else ""
+    return (
+        f"{len(unread)} file(s) could not be read ({shown}{more}); not synced at this head, "
+        "the next run retries them"
+    )
+
+
 class _DryRunDone(Exception):
     """Raised inside the transaction of a dry run so that it rolls back."""
 
@@ -311,7 +340,8 @@ def read_and_parse(
     """Read only the wanted files, parse each as it arrives, and hand them on in batches.
 
     Bytes are dropped as soon as a file is parsed. Wanted files the source did not yield come
-    last, as errors ("could not be read"): the next run tries them again.
+    last, as `unread`: no error row (that would pin the blob as broken); the run does not
+    claim the head, so the next run tries them again.
     """
     size = batch_size or BATCH_SIZE
     seen: set[str] = set()
@@ -335,5 +365,5 @@ def read_and_parse(
             batch = Outcome()
     for path, sha in wanted.items():
         if path not in seen:
-            batch.failed[path] = (sha, f"{path}: could not be read from the source")
+            batch.unread[path] = sha
     yield batch

@@ -96,6 +96,20 @@ def mark_synced(session: Session, repository_id: int, sha: str | None, etag: str
     )
 
 
+def mark_partial(session: Session, repository_id: int, sha: str | None, etag: str | None) -> None:
+    """Record rows written at `sha` without claiming it: some files could not be read.
+
+    The synced SHA stays where it was (so `status` shows the lag and the next run, a poll
+    included, lists again), but the marker time moves, so a run that listed earlier still
+    lists again before it applies (see `synced_marker`).
+    """
+    session.execute(
+        update(Repository)
+        .where(Repository.id == repository_id)
+        .values(last_synced_at=utcnow(), head_sha=sha, head_etag=etag)
+    )
+
+
 def rate_values(source: Source) -> dict[str, object]:
     """GitHub's last rate-limit headers, if the source talks to GitHub (for the metric)."""
     client = getattr(source, "client", None)
@@ -176,9 +190,9 @@ def record(
             # order, under the lock); this short one only closes the books.
             repo.head_checked_at = now
             repo.consecutive_failures = 0
-            repo.last_error = None
+            repo.last_error = result.error  # None, or why the head is not claimed yet
             repo.next_poll_at = None
-            if result.to_sha:
+            if result.to_sha and not result.counts.unread:
                 mark_done_through(session, result.full_name, result.to_sha, started)
         elif result.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
             repo.consecutive_failures += 1

@@ -19,6 +19,9 @@ from worker.errors import CatalogSyncError
 #: Deeper metadata is refused. The check runs on the YAML event stream before any object is
 #: built, which also stops libyaml's quadratic slowdown on deeply nested flow collections.
 MAX_DEPTH = 64
+#: More values (scalars and collections) in one file are refused: a catalog item's metadata is
+#: small, and the bound keeps building, normalising and storing it cheap, whatever the shape.
+MAX_VALUES = 10_000
 
 _OPEN_FRONT_MATTER = re.compile(r"---[ \t]*(?:\r\n|\r|\n)")
 _CLOSE_FRONT_MATTER = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
@@ -111,8 +114,13 @@ def _check_yaml_events(text: str, line_offset: int) -> None:
     """
     depth = 0
     documents = 0
+    values = 0
     for event in yaml.parse(text, Loader=_YAML_LOADER):
         _check_event(event, line_offset)
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            values += 1
+            if values > MAX_VALUES:
+                raise _too_many(_mark(event.start_mark, line_offset))
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
@@ -142,13 +150,36 @@ def load_yaml(text: str, line_offset: int, what: str) -> Any:
     return documents[0]
 
 
+def _too_many(where: str) -> InvalidFileError:
+    return InvalidFileError(
+        f"holds more than {MAX_VALUES:,} values{where}; a catalog item's metadata must be smaller"
+    )
+
+
+def _check_json_values(value: Any) -> None:
+    """Refuse a JSON document of more than MAX_VALUES values (counted without recursion)."""
+    pending = [value]
+    seen = 0
+    while pending:
+        current = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise _too_many("")
+        if isinstance(current, dict):
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+
+
 def load_json(text: str) -> Any:
     """The JSON value of `text`, with the line and column of a syntax error."""
     try:
-        return json.loads(text)
+        loaded = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidFileError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
     except RecursionError:
         raise InvalidFileError(f"nests more than {MAX_DEPTH} levels deep") from None
+    _check_json_values(loaded)
+    return loaded
