@@ -16,26 +16,43 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_OWNER_WILDCARD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/\*$")
+_TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 _ITEM_TYPES = ("skill", "mcp", "tool")
 
 
 @dataclass(frozen=True)
 class RepoSpec:
-    """One watched repository: `owner/name` and an optional branch (None: the default branch)."""
+    """One watched repository: `owner/name` and an optional branch (None: the default branch).
+
+    `owner/*` (no branch) stands for every repository of the owner: see `is_wildcard`.
+    """
 
     full_name: str
     branch: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> RepoSpec:
-        """Parse `owner/name` or `owner/name@branch`; the error names the offending entry."""
+        """Parse `owner/name`, `owner/name@branch` or `owner/*`; errors name the entry."""
         entry = text.strip()
+        if _OWNER_WILDCARD_RE.match(entry):
+            return cls(full_name=entry)
         name, _, branch = entry.partition("@")
         if not _REPO_RE.match(name) or ("@" in entry and not branch.strip()):
             raise ValueError(
-                f"CATALOG_REPOS entry {entry!r} is not 'owner/name' or 'owner/name@branch'"
+                f"CATALOG_REPOS entry {entry!r} is not 'owner/name', 'owner/name@branch' "
+                "or 'owner/*'"
             )
         return cls(full_name=name, branch=branch.strip() or None)
+
+    @property
+    def is_wildcard(self) -> bool:
+        """`owner/*`: every repository of the owner, found by discovery."""
+        return self.full_name.endswith("/*")
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.partition("/")[0]
 
     def __str__(self) -> str:
         return f"{self.full_name}@{self.branch}" if self.branch else self.full_name
@@ -82,6 +99,9 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=1_048_576, gt=0)
     max_webhook_bytes: int = Field(default=26_214_400, gt=0)
     catalog_default_author: str = "catalog-sync"
+    catalog_topic: str | None = None
+    discovery_interval_seconds: float = Field(default=600, ge=10, le=86_400)
+    retire_after_seconds: float = Field(default=86_400, ge=0, le=90 * 86_400)
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, ge=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0)
@@ -127,6 +147,14 @@ class Settings(BaseSettings):
             roots[str(folder).strip().strip("/")] = item_type
         return roots
 
+    @field_validator("catalog_topic")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        topic = (value or "").strip().lower()  # GitHub stores topics in lower case
+        if topic and not _TOPIC_RE.match(topic):
+            raise ValueError(f"CATALOG_TOPIC {value!r} is not a GitHub topic (a-z, 0-9, '-')")
+        return topic or None
+
     @field_validator("github_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -145,9 +173,14 @@ class Settings(BaseSettings):
             self.github_app_id and self.github_app_private_key and self.github_app_installation_id
         )
 
+    @property
+    def explicit_repos(self) -> list[RepoSpec]:
+        """The `owner/name[@branch]` entries of `CATALOG_REPOS` (not the `owner/*` ones)."""
+        return [spec for spec in self.catalog_repos if not spec.is_wildcard]
+
     def repo_spec(self, full_name: str) -> RepoSpec | None:
-        """The watched spec for a repository name (case-insensitive, as GitHub names are)."""
-        for spec in self.catalog_repos:
+        """The explicit spec for a repository name (case-insensitive, as GitHub names are)."""
+        for spec in self.explicit_repos:
             if spec.full_name.lower() == full_name.lower():
                 return spec
         return None

@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.db import get_engine, make_engine, session_factory, transaction
+from models.lifecycle import DiscoveryPage, WatchSource, WatchState
 from models.tables import (
     CatalogFileError,
     CatalogItem,
@@ -22,6 +23,7 @@ __all__ = [
     "CatalogFileError",
     "CatalogItem",
     "DeliveryStatus",
+    "DiscoveryPage",
     "ItemType",
     "Repository",
     "RunOutcome",
@@ -29,6 +31,8 @@ __all__ = [
     "Team",
     "User",
     "UserTeamLink",
+    "WatchSource",
+    "WatchState",
     "WebhookDelivery",
     "get_engine",
     "make_engine",

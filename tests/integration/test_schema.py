@@ -30,6 +30,7 @@ TABLES = {
     "webhook_deliveries",
     "sync_runs",
     "catalog_file_errors",
+    "discovery_pages",
 }
 
 
