@@ -36,12 +36,14 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Protocol
 
 import yaml
 
 from worker.sync.gitblob import is_lfs_pointer
+from worker.sync.ignore import compile_patterns, is_ignored
 
 MODE_FILE = "100644"
 MODE_EXEC = "100755"
@@ -95,11 +97,22 @@ class CatalogRules:
 
     roots: Mapping[str, str] = field(hash=False)
     max_file_bytes: int = 1_048_576
+    #: Glob patterns whose paths are never items (a repository's `.catalog-sync.yml`).
+    ignore: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A read-only copy: rules are shared between threads and must not change under them.
         cleaned = {str(k).strip().strip("/"): str(v) for k, v in self.roots.items()}
         object.__setattr__(self, "roots", MappingProxyType({k: v for k, v in cleaned.items() if k}))
+        object.__setattr__(self, "ignore", tuple(self.ignore))
+
+    @cached_property
+    def _ignore_matcher(self) -> re.Pattern[str] | None:
+        return compile_patterns(self.ignore)
+
+    def ignores(self, path: str) -> bool:
+        """Whether an `ignore` pattern covers `path` (see `worker.sync.ignore`)."""
+        return is_ignored(path, self._ignore_matcher)
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> CatalogRules:
@@ -191,7 +204,7 @@ def classify(entries: Iterable[TreeEntry], rules: CatalogRules) -> dict[str, str
         if entry.mode not in FILE_MODES:
             continue
         root = _root_of(entry.path, rules)
-        if root is None:
+        if root is None or rules.ignores(entry.path):
             continue
         segments = _usable_segments(entry.path)
         if segments is None:

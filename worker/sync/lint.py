@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import SourceError
+from worker.repoconfig.parse import RepoConfigError
+from worker.repoconfig.resolve import folder_rules
 from worker.sync.catalog import CatalogRules, FileError, ParsedItem, classify, parse_item
 from worker.sync.folder import read_file, walk_folder
 
@@ -40,6 +42,11 @@ def lint_folder(root: Path, rules: CatalogRules) -> LintReport:
     if not root.is_dir():
         raise SourceError(f"{root}: not a folder", reason="not_found")
     report = LintReport(root=root)
+    try:
+        rules = folder_rules(root, rules)
+    except RepoConfigError as exc:
+        report.errors.append(FileError(exc.path, exc.detail))
+        return report
     missing = [r for r in rules.roots if not (root / r).is_dir()]
     if len(missing) == len(rules.roots):
         report.warnings.append(

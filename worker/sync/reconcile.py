@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from models import CatalogFileError, CatalogItem, Repository, RunOutcome, utcnow
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
+from worker.repoconfig.parse import RepoConfigError
+from worker.repoconfig.resolve import record_config_error, rules_for
 from worker.sync import repo_state
 from worker.sync.apply import Outcome, apply_plan
 from worker.sync.catalog import CatalogRules, FileError, classify, parse_item
@@ -138,10 +140,11 @@ def _reconcile_once(
         result.error = "another reconcile of this repository is running; it will catch up"
     except CatalogSyncError as exc:
         result.exception = exc
-        result.outcome = (
-            RunOutcome.REFUSED if isinstance(exc, UnsafePlanError) else RunOutcome.FAILED
-        )
+        refused = isinstance(exc, UnsafePlanError | RepoConfigError)
+        result.outcome = RunOutcome.REFUSED if refused else RunOutcome.FAILED
         result.error = exc.message
+        if isinstance(exc, RepoConfigError) and not dry_run:
+            record_config_error(engine, repo.id, exc, result.to_sha)
     except Exception as exc:
         result.exception = exc
         result.outcome = RunOutcome.FAILED
@@ -229,7 +232,8 @@ def _apply(
                     # Another run applied since this one listed: the rows may be newer than
                     # the listing. Under the lock nobody else applies, so list again.
                     listing = _relist(source, result, synced[0])
-            types = classify(listing.entries, options.rules)
+            rules = rules_for(session, repository_id, source, listing, options.rules)
+            types = classify(listing.entries, rules)
             shas = {e.path: e.sha for e in listing.entries}
             desired = {path: Wanted(sha=shas[path], type=t) for path, t in types.items()}
             rows = _load_rows(session, repository_id)
@@ -245,7 +249,7 @@ def _apply(
             live = sum(not r.deleted for r in rows)
             check_safe(plan, live, options.max_delete_fraction, force=force)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold
-            outcomes = read_and_parse(source, listing, plan.fetch, options.rules, bulk, progress)
+            outcomes = read_and_parse(source, listing, plan.fetch, rules, bulk, progress)
             result.counts = apply_plan(
                 session,
                 repository_id=repository_id,
