@@ -411,5 +411,10 @@ def run(host: str, port: int) -> None:
     sys.exit(run_all(host, port))
 
 
+from worker.cli.repos import forget, repos  # noqa: E402 - they use the helpers above
+
+main.add_command(repos)
+main.add_command(forget)
+
 if __name__ == "__main__":
     main()
