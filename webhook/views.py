@@ -22,9 +22,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from models.db import retry_on_dead_connection
 from settings import Settings
 from webhook.body import BodyTooLarge, read_limited
+from webhook.installation import INSTALLATION_EVENTS, installation_event
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
+from worker.discovery.watching import discovered_spec
 from worker.inbox import store as inbox
 from worker.inbox.publish import Publisher
 from worker.observability import metrics
@@ -34,7 +36,7 @@ bp = Blueprint("webhook", __name__)
 
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
-_KNOWN_EVENTS = {"push", "ping"}
+_KNOWN_EVENTS = {"push", "ping", *INSTALLATION_EVENTS}
 
 
 @dataclass
@@ -109,15 +111,24 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
         data = parse_body(body, request.content_type)
         if event == "ping":
             return _answer(200, "pong", status="pong")
+        if event in INSTALLATION_EVENTS:
+            installation_event(data)  # well-formed, or a 400
+            hook_id = inbox.valid_hook_id(request.headers.get("X-GitHub-Hook-ID"))
+            return _store_and_queue(d, inbox.DeliveryIn(delivery_id, event, None, hook_id=hook_id))
         if event != "push":
             return _answer(202, "ignored", status="ignored", reason="unhandled_event")
         push = push_event(data)
     except PayloadError as exc:
         return _answer(400, "bad_request", status="rejected", reason=exc.reason)
-    reason = ignore_reason(push, d.settings)
+    try:
+        spec = d.settings.repo_spec(push.repository_full_name) or discovered_spec(
+            d.engine, push.repository_full_name
+        )
+    except SQLAlchemyError:
+        return _answer(503, "unavailable", status="unavailable", reason="database")
+    reason = ignore_reason(push, d.settings, spec)
     if reason is not None:
         return _answer(202, "ignored", status="ignored", reason=reason)
-    spec = d.settings.repo_spec(push.repository_full_name)
     assert spec is not None
     delivery = inbox.DeliveryIn(
         delivery_id=delivery_id,
@@ -138,7 +149,10 @@ def _store_and_queue(d: Deps, delivery: inbox.DeliveryIn) -> Answer:
     repo = delivery.repository_full_name
 
     def publish() -> None:
-        d.publisher.enqueue_reconcile(repo, "webhook", delivery_id=delivery.delivery_id)
+        if repo is None:  # an App installation change: refresh discovery
+            d.publisher.enqueue_discovery("webhook", delivery_id=delivery.delivery_id)
+        else:
+            d.publisher.enqueue_reconcile(repo, "webhook", delivery_id=delivery.delivery_id)
 
     try:
         stored = inbox.store_delivery(d.engine, delivery, publish)
@@ -148,9 +162,8 @@ def _store_and_queue(d: Deps, delivery: inbox.DeliveryIn) -> Answer:
     if not stored.stored:
         return _answer(200, "duplicate", status="duplicate", delivery_id=delivery.delivery_id)
     # Stored and committed either way; if the broker was down, the sweeper publishes it.
-    return _answer(
-        202, "queued", status="queued", delivery_id=delivery.delivery_id, repository=repo
-    )
+    where = {"repository": repo} if repo else {}
+    return _answer(202, "queued", status="queued", delivery_id=delivery.delivery_id, **where)
 
 
 @bp.get("/health")

@@ -28,8 +28,11 @@ from kombu import Exchange, Queue
 
 from settings import Settings, get_settings
 from worker.tasknames import (
+    DISCOVERY_TASK,
     POLL_TASK,
     QUEUE_NAME,
+    RETIRE_INTERVAL_S,
+    RETIRE_TASK,
     SELF_REPAIR_INTERVAL_S,
     SELF_REPAIR_TASK,
     SWEEP_TASK,
@@ -104,6 +107,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "self-repair": {"task": SELF_REPAIR_TASK, "schedule": SELF_REPAIR_INTERVAL_S},
         "verify-all-nightly": {"task": VERIFY_ALL_TASK, "schedule": crontab(hour=3, minute=17)},
+        "discover-repositories": {
+            "task": DISCOVERY_TASK,
+            "schedule": float(settings.discovery_interval_seconds),
+        },
+        "retire-repositories": {"task": RETIRE_TASK, "schedule": RETIRE_INTERVAL_S},
     }
 
 

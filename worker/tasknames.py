@@ -5,9 +5,12 @@ the task code (or Celery) to publish or schedule one.
 """
 
 __all__ = [
+    "DISCOVERY_TASK",
     "POLL_TASK",
     "QUEUE_NAME",
     "RECONCILE_TASK",
+    "RETIRE_INTERVAL_S",
+    "RETIRE_TASK",
     "SELF_REPAIR_INTERVAL_S",
     "SELF_REPAIR_TASK",
     "SWEEP_TASK",
@@ -29,4 +32,15 @@ POLL_TASK = "worker.tasks.poll_repositories_task"
 SWEEP_TASK = "worker.tasks.sweep_deliveries_task"
 SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
 VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
-TASK_NAMES = (RECONCILE_TASK, POLL_TASK, SWEEP_TASK, SELF_REPAIR_TASK, VERIFY_ALL_TASK)
+DISCOVERY_TASK = "worker.tasks.discover_repositories_task"
+RETIRE_TASK = "worker.tasks.retire_repositories_task"
+RETIRE_INTERVAL_S = 60.0
+TASK_NAMES = (
+    RECONCILE_TASK,
+    POLL_TASK,
+    SWEEP_TASK,
+    SELF_REPAIR_TASK,
+    VERIFY_ALL_TASK,
+    DISCOVERY_TASK,
+    RETIRE_TASK,
+)

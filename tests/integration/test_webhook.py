@@ -32,7 +32,7 @@ from webhook.signature import sign
 from worker.celery_app import make_celery
 from worker.inbox.publish import Publisher
 from worker.observability.logs import configure_logging
-from worker.tasknames import QUEUE_NAME
+from worker.tasknames import DISCOVERY_TASK, QUEUE_NAME, RECONCILE_TASK
 
 PAYLOADS = DATA / "github-payloads"
 SECRET = b"It's a Secret to Everybody"
@@ -54,6 +54,20 @@ EXPECTED = {
     "octokit-webhooks/ping/with-app_id.payload.json": ("ping", 200, "pong"),
     "octokit-webhooks/ping/with-organization.payload.json": ("ping", 200, "pong"),
     "probot/push.json": ("push", 202, "queued"),
+    # A GitHub App's installation changed: stored, and a discovery refresh queued.
+    "octokit-webhooks/installation/created.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation/deleted.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation/suspend.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation_repositories/added.payload.json": (
+        "installation_repositories",
+        202,
+        "queued",
+    ),
+    "octokit-webhooks/installation_repositories/removed.payload.json": (
+        "installation_repositories",
+        202,
+        "queued",
+    ),
 }
 
 
@@ -165,7 +179,8 @@ def test_every_recorded_payload(
                 client.application.extensions["catalog_sync"].settings.celery_broker_url
             ).lindex(QUEUE_NAME, 0)
         )
-        assert message["headers"]["task"] == "worker.tasks.reconcile_repository_task"
+        task = DISCOVERY_TASK if event.startswith("installation") else RECONCILE_TASK
+        assert message["headers"]["task"] == task
         assert message["content-type"] == "application/json"
     else:
         assert rows(engine) == 0

@@ -78,7 +78,12 @@ def _targets(
             return [(services.repo_spec(name, settings), services.local_source(source))]
         except (CatalogSyncError, ValueError) as exc:
             _fail(str(exc), fail_code)
-    specs = [services.repo_spec(r, settings) for r in repos] or list(settings.catalog_repos)
+    from worker.discovery.watching import watched_specs
+
+    specs = [services.repo_spec(r, settings) for r in repos]
+    if any(spec.is_wildcard for spec in specs):
+        _fail("name repositories (owner/name); owner/* is for CATALOG_REPOS", 2)
+    specs = specs or watched_specs(services.engine(settings), settings)
     if not specs:
         _fail("no repository: name one, or set CATALOG_REPOS (or use --source DIR)", 2)
     return [(spec, None) for spec in specs]

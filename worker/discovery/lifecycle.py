@@ -191,7 +191,7 @@ def mark_gone(engine: Engine, full_name: str, now: datetime | None = None) -> bo
         result = session.execute(
             update(Repository)
             .where(
-                func.lower(Repository.full_name) == full_name.lower(),
+                Repository.full_name == full_name,
                 Repository.state == W.WATCHED.value,
             )
             .values(state=W.UNWATCHED.value, state_reason=GONE_REASON, unwatched_at=now or utcnow())
@@ -206,7 +206,7 @@ def mark_alive(engine: Engine, full_name: str) -> bool:
         result = session.execute(
             update(Repository)
             .where(
-                func.lower(Repository.full_name) == full_name.lower(),
+                Repository.full_name == full_name,
                 Repository.state != W.WATCHED.value,
                 Repository.state_reason == GONE_REASON,
             )

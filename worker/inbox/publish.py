@@ -19,7 +19,7 @@ from kombu.exceptions import KombuError
 
 from worker.celery_app import broker_transport_options, get_app, is_sql_broker
 from worker.errors import BrokerUnavailableError
-from worker.tasknames import QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
+from worker.tasknames import DISCOVERY_TASK, QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
 
 #: Redis re-delivers a message whose countdown outlives the visibility timeout; stay below it.
 MAX_COUNTDOWN_S = VISIBILITY_TIMEOUT_S / 2
@@ -107,13 +107,20 @@ class Publisher:
         }
         if countdown is not None:
             countdown = max(0.0, min(float(countdown), MAX_COUNTDOWN_S))
+        self._send(RECONCILE_TASK, kwargs, countdown)
+
+    def enqueue_discovery(self, trigger: str, *, delivery_id: str | None = None) -> None:
+        """Queue a discovery refresh (an App installation changed); fails fast like a reconcile."""
+        self._send(DISCOVERY_TASK, {"trigger": trigger, "delivery_id": delivery_id}, None)
+
+    def _send(self, task: str, kwargs: dict[str, Any], countdown: float | None) -> None:
         if time.monotonic() < self._down_until:
             raise BrokerUnavailableError("broker unavailable (failed moments ago)")
         for _attempt in range(2):
             conn, fresh = self._connection()
             try:
                 self.celery.send_task(
-                    RECONCILE_TASK,
+                    task,
                     kwargs=kwargs,
                     countdown=countdown,
                     queue=QUEUE_NAME,
@@ -197,6 +204,15 @@ def enqueue_reconcile(
     default_publisher().enqueue_reconcile(
         full_name, trigger, delivery_id=delivery_id, full=full, countdown=countdown
     )
+
+
+def enqueue_for_delivery(full_name: str, trigger: str, *, delivery_id: str | None = None) -> None:
+    """What a stored delivery asks for: its repository's reconcile or, for a delivery about
+    the App installation (no repository), a discovery refresh."""
+    if full_name:
+        enqueue_reconcile(full_name, trigger, delivery_id=delivery_id)
+    else:
+        default_publisher().enqueue_discovery(trigger, delivery_id=delivery_id)
 
 
 def broker_ok() -> bool:

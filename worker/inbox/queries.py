@@ -73,9 +73,9 @@ def redeliver(engine: Engine, delivery_id: str, enqueue: Enqueue | None = None) 
     if record is None:
         raise NotFoundError(f"no stored delivery {delivery_id!r}", reason="no_such_delivery")
     if enqueue is None:
-        from worker.inbox.publish import enqueue_reconcile  # Celery, only when publishing
+        from worker.inbox.publish import enqueue_for_delivery  # Celery, only when publishing
 
-        enqueue = enqueue_reconcile
+        enqueue = enqueue_for_delivery
     try:
         enqueue(record.repository_full_name or "", "redeliver", delivery_id=delivery_id)
     except BrokerUnavailableError:

@@ -81,6 +81,18 @@ def mark_done_through(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def mark_done(engine: Engine, delivery_id: str) -> bool:
+    """The work a delivery asked for is done (one not covered by a reconcile: discovery)."""
+    return _set_status(
+        engine,
+        delivery_id,
+        [S.PENDING.value, S.QUEUED.value, S.PROCESSING.value, S.FAILED.value],
+        status=S.DONE.value,
+        processed_at=utcnow(),
+        last_error=None,
+    )
+
+
 def mark_failed(engine: Engine, delivery_id: str, error: str, *, dead: bool) -> bool:
     """A reconcile for this delivery failed (`dead`: retrying will not help)."""
     return _set_status(
