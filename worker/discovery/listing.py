@@ -7,8 +7,10 @@
 
 Pages follow the `Link: rel="next"` header, 100 repositories each. Every page is requested
 with `If-None-Match`: an unchanged page is a 304, which GitHub does not count against the
-rate limit, and its stored repositories are used. Any error makes the whole listing `ok=False`
-(never trusted to unwatch anything) and keeps the stored pages as they were.
+rate limit, and its stored repositories are used. An unchanged last page that is full is
+followed by a look at the next page number, since repositories added after it change no
+stored page's body (its ETag) but only its `Link` header. Any error makes the whole listing
+`ok=False` (never trusted to unwatch anything) and keeps the stored pages as they were.
 """
 
 from __future__ import annotations
@@ -99,7 +101,19 @@ def _walk(
             nxt = resp.links.get("next", {}).get("url")
             pages.append(Page(url, resp.headers.get("ETag"), nxt, _items(key, resp.json())))
         url = pages[-1].next_url
+        if url is None and not pages[-1].fresh and len(pages[-1].repos) >= PER_PAGE:
+            # An unchanged full last page may have gained a successor: its `Link` header is
+            # not covered by its ETag. One look further (a free 304 once stored) settles it.
+            url = _following(pages[-1].url)
     return pages
+
+
+def _following(url: str) -> str:
+    """`url` with its `page` parameter one higher (a first page has none: 2)."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query["page"] = str(int(query.get("page", "1")) + 1)
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def _load(engine: Engine, key: str) -> list[Page]:

@@ -17,6 +17,8 @@ from pathlib import Path
 from tests.fakes.github.auth import Credentials
 from tests.fakes.github.events import push_payload
 from tests.fakes.github.faults import FaultInjection
+from tests.fakes.github.installation import InstallationEvents
+from tests.fakes.github.listings import Listings
 from tests.fakes.github.ratelimit import PrimaryRateLimit
 from tests.fakes.github.repo import FakeRepo
 from tests.fakes.github.requestlog import RequestLog
@@ -27,7 +29,15 @@ from tests.fakes.github.webhooks import Hook, Webhooks
 DEFAULT_TOKEN = "ghp_fake_test_token_0123456789"
 
 
-class FakeGitHub(Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webhooks):
+class FakeGitHub(
+    Credentials,
+    PrimaryRateLimit,
+    FaultInjection,
+    RequestLog,
+    Webhooks,
+    Listings,
+    InstallationEvents,
+):
     """GitHub's REST API (the part catalog-sync uses) and its webhooks, on 127.0.0.1."""
 
     def __init__(
@@ -47,6 +57,7 @@ class FakeGitHub(Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webh
         FaultInjection.__init__(self)
         RequestLog.__init__(self)
         Webhooks.__init__(self, self._ids)
+        Listings.__init__(self)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="fake-github-")) if root is None else root
         self.max_tree_entries = max_tree_entries

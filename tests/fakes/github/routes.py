@@ -10,6 +10,7 @@ from tests.fakes.github import (
     routes_app,
     routes_git,
     routes_hooks,
+    routes_orgs,
     routes_repos,
     routes_tarball,
 )
@@ -21,6 +22,7 @@ ROUTES: list[Route] = [
     *routes_tarball.ROUTES,
     *routes_hooks.ROUTES,
     *routes_app.ROUTES,
+    *routes_orgs.ROUTES,
 ]
 
 RATE_LIMITED = (

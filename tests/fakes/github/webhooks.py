@@ -204,6 +204,28 @@ class Webhooks:
                 else:
                     self._outbox.put(delivery)
 
+    def deliver_to_app(self, event: str, payload: dict[str, Any]) -> Delivery | None:
+        """One delivery to the App's hook only (an event about the installation itself)."""
+        with self._hooks_lock:
+            hook = self.app_hook
+            if hook is None or not hook.active or hook.installation_id is None:
+                return None
+            guid = str(uuid.uuid4())
+            body, headers = signed_request(hook, guid, event, payload, hook.installation_id)
+            delivery = Delivery(
+                id=next(self._hook_ids),
+                guid=guid,
+                hook_id=hook.hook_id,
+                event=event,
+                body=body,
+                request_headers=headers,
+                repository_id=None,
+                installation_id=hook.installation_id,
+            )
+            self.deliveries.append(delivery)
+        self._outbox.put(delivery)
+        return delivery
+
     def _delivery(
         self, hook: Hook, guid: str, event: str, payload: dict[str, Any], repo_id: int
     ) -> Delivery:
