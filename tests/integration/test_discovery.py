@@ -7,7 +7,6 @@ soft-deleted, one `retire` run); back → watched, items restored with their ids
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,21 +22,13 @@ from worker.discovery.plan import FORGOTTEN_REASON, GONE_REASON
 from worker.discovery.run import DiscoveryResult, run_discovery
 from worker.discovery.watching import watched_specs
 from worker.errors import NotFoundError
-from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.client import GitHubClient
 from worker.github.source import GitHubSource
 from worker.sync.catalog import CatalogRules
 from worker.sync.reconcile import Options, Result, reconcile
 
 OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
-FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
 FILES = {"skills/a.md": "---\nname: a\n---\n", "tools/t.yaml": "name: t\n"}
-
-
-@pytest.fixture
-def client(fake_github: FakeGitHub) -> Iterator[GitHubClient]:
-    c = GitHubClient(fake_github.api_url, token=fake_github.token, timeout=5, retry=FAST)
-    yield c
-    c.close()
 
 
 class World:
@@ -98,11 +89,13 @@ class World:
 
 
 @pytest.fixture
-def world(engine: Engine, client: GitHubClient, fake_github: FakeGitHub, db_url: str) -> World:
+def world(
+    engine: Engine, github_client: GitHubClient, fake_github: FakeGitHub, db_url: str
+) -> World:
     fake_github.add_org("acme")
     return World(
         engine,
-        client,
+        github_client,
         database_url=db_url,
         github_api_url=fake_github.api_url,
         github_token=fake_github.token,
@@ -197,7 +190,7 @@ def test_a_failed_or_empty_listing_never_unwatches_or_retires(
 ) -> None:
     make_repo("acme/one", FILES)
     world.discover()
-    fake_github.fail_next(FAST.attempts, status=500, path="^/orgs/acme/repos$")
+    fake_github.fail_next(world.client.retry.attempts, status=500, path="^/orgs/acme/repos$")
     world.later(100_000)
     failed = world.discover()
     assert failed.listings == {"owner:acme": "failed"}

@@ -7,16 +7,14 @@ roots re-plans the whole tree but reads only blobs the table does not have.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
 from models import CatalogFileError, Repository, session_factory
 from tests.fakes.github import FakeGitHub, FakeRepo
 from worker.cli.views import file_errors, live_items, repo_statuses
-from worker.github.client import GitHubClient, RetryPolicy
+from worker.github.client import GitHubClient
 from worker.github.source import GitHubSource
 from worker.repoconfig.parse import CONFIG_PATH
 from worker.sync.catalog import CatalogRules
@@ -51,14 +49,6 @@ FILES = {
 }
 
 
-@pytest.fixture
-def client(fake_github: FakeGitHub) -> Iterator[GitHubClient]:
-    fast = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
-    c = GitHubClient(fake_github.api_url, token=fake_github.token, timeout=5, retry=fast)
-    yield c
-    c.close()
-
-
 def sync(engine: Engine, client: GitHubClient) -> Result:
     return reconcile(engine, REPO, GitHubSource(client, REPO), OPTIONS, trigger="test")
 
@@ -78,10 +68,10 @@ def blob_reads(fake: FakeGitHub) -> list[str]:
 
 
 def test_a_monorepo_syncs_through_its_configuration(
-    engine: Engine, make_repo: Any, fake_github: FakeGitHub, client: GitHubClient
+    engine: Engine, make_repo: Any, fake_github: FakeGitHub, github_client: GitHubClient
 ) -> None:
     repo = make_repo(REPO, FILES)
-    result = sync(engine, client)
+    result = sync(engine, github_client)
     assert result.outcome == "success", result.error
     assert items(engine) == {
         "platform/catalog/skills/pdf/SKILL.md": "skill",
@@ -99,15 +89,15 @@ def test_a_monorepo_syncs_through_its_configuration(
     # Another commit, same configuration: only the changed item is read, not the file again.
     fake_github.reset_log()
     push(repo, {"platform/catalog/skills/review.md": item("review v2")}, "edit")
-    assert sync(engine, client).counts.updated == 1
+    assert sync(engine, github_client).counts.updated == 1
     assert blob_reads(fake_github) == [repo.blob_sha_at("platform/catalog/skills/review.md")]
 
 
 def test_an_invalid_configuration_refuses_the_run_until_fixed(
-    engine: Engine, make_repo: Any, fake_github: FakeGitHub, client: GitHubClient
+    engine: Engine, make_repo: Any, fake_github: FakeGitHub, github_client: GitHubClient
 ) -> None:
     repo = make_repo(REPO, FILES)
-    sync(engine, client)
+    sync(engine, github_client)
     before = items(engine)
     push(
         repo,
@@ -117,7 +107,7 @@ def test_an_invalid_configuration_refuses_the_run_until_fixed(
         },
         "break the configuration",
     )
-    refused = sync(engine, client)
+    refused = sync(engine, github_client)
     assert refused.outcome == "refused"
     assert refused.error is not None and refused.error.startswith(
         ".catalog-sync.yml: line 2, column 28: type 'widget'"
@@ -133,25 +123,25 @@ def test_an_invalid_configuration_refuses_the_run_until_fixed(
 
     # Asked again with the same broken file: refused without reading it again.
     fake_github.reset_log()
-    assert sync(engine, client).outcome == "refused"
+    assert sync(engine, github_client).outcome == "refused"
     assert blob_reads(fake_github) == []
 
     # Fixed: the run goes through and the file error is gone.
     push(repo, {CONFIG_PATH: CONFIG}, "fix the configuration")
-    assert sync(engine, client).outcome == "success"
+    assert sync(engine, github_client).outcome == "success"
     assert "platform/catalog/skills/new.md" in items(engine)
     assert file_errors(engine) == []
 
 
 def test_a_roots_change_replans_the_tree_reading_only_new_blobs(
-    engine: Engine, make_repo: Any, fake_github: FakeGitHub, client: GitHubClient
+    engine: Engine, make_repo: Any, fake_github: FakeGitHub, github_client: GitHubClient
 ) -> None:
     repo = make_repo(REPO, FILES)
-    sync(engine, client)
+    sync(engine, github_client)
     fake_github.reset_log()
     moved_roots = CONFIG.replace("platform/catalog/tools: tool", "platform/catalog/mcps: mcp")
     push(repo, {CONFIG_PATH: moved_roots}, "catalog the MCP servers, not the tools")
-    result = sync(engine, client)
+    result = sync(engine, github_client)
     assert (result.counts.added, result.counts.deleted) == (1, 1)
     assert items(engine) == {
         "platform/catalog/skills/pdf/SKILL.md": "skill",
@@ -167,7 +157,7 @@ def test_a_roots_change_replans_the_tree_reading_only_new_blobs(
     repo.delete(CONFIG_PATH)
     repo.commit("no configuration")
     repo.push()
-    sync(engine, client)
+    sync(engine, github_client)
     assert items(engine) == {"skills/top-level.md": "skill"}
     with session_factory(engine)() as s:
         row = s.execute(select(Repository.config_sha, Repository.config)).one()

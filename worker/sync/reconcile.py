@@ -244,8 +244,7 @@ def _apply(
                 full=full,
                 complete=listing.complete,
             )
-            result.plan = plan
-            result.withheld_deletes = plan.withheld_deletes
+            result.plan, result.withheld_deletes = plan, plan.withheld_deletes
             live = sum(not r.deleted for r in rows)
             check_safe(plan, live, options.max_delete_fraction, force=force)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold

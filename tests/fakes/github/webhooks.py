@@ -208,31 +208,20 @@ class Webhooks:
         """One delivery to the App's hook only (an event about the installation itself)."""
         with self._hooks_lock:
             hook = self.app_hook
-            if hook is None or not hook.active or hook.installation_id is None:
+            if hook is None or not hook.active:
                 return None
-            guid = str(uuid.uuid4())
-            body, headers = signed_request(hook, guid, event, payload, hook.installation_id)
-            delivery = Delivery(
-                id=next(self._hook_ids),
-                guid=guid,
-                hook_id=hook.hook_id,
-                event=event,
-                body=body,
-                request_headers=headers,
-                repository_id=None,
-                installation_id=hook.installation_id,
-            )
+            delivery = self._delivery(hook, str(uuid.uuid4()), event, payload, None)
             self.deliveries.append(delivery)
         self._outbox.put(delivery)
         return delivery
 
     def _delivery(
-        self, hook: Hook, guid: str, event: str, payload: dict[str, Any], repo_id: int
+        self, hook: Hook, guid: str, event: str, payload: dict[str, Any], repo_id: int | None
     ) -> Delivery:
         installation_id = hook.installation_id
-        if installation_id:
+        if installation_id and "installation" not in payload:
             payload = {**payload, "installation": {"id": installation_id}}
-        target = installation_id if installation_id else repo_id
+        target = installation_id or repo_id or 0
         body, headers = signed_request(hook, guid, event, payload, target)
         return Delivery(
             id=next(self._hook_ids),
