@@ -7,11 +7,12 @@ soft-deleted, one `retire` run); back → watched, items restored with their ids
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from models import CatalogItem, DiscoveryPage, Repository, SyncRun, session_factory, utcnow
 from settings import RepoSpec, Settings
@@ -303,3 +304,33 @@ def test_discovery_of_500_repositories_pages_then_304s(
     third = run_discovery(world.engine, world.settings, world.client, queued.append, world.now)
     assert queued == ["acme/repo-999"]
     assert (third.requests, third.not_modified) == (6, 5)
+
+
+def test_discoveries_at_once_agree(world: World, fake_github: FakeGitHub) -> None:
+    """Several installation deliveries at once: concurrent runs, one consistent result."""
+    fake_github.add_listed_repos([f"acme/r{n:03d}" for n in range(150)])
+    errors: list[BaseException] = []
+    queued: list[str] = []
+
+    def run() -> None:
+        client = GitHubClient(fake_github.api_url, token=fake_github.token, timeout=10)
+        try:
+            run_discovery(world.engine, world.settings, client, queued.append, world.now)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(queued) == [f"acme/r{n:03d}" for n in range(150)]  # each queued once
+    with session_factory(world.engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Repository)) == 150
+        assert [p.page for p in s.scalars(select(DiscoveryPage).order_by(DiscoveryPage.page))] == [
+            1,
+            2,
+        ]

@@ -64,7 +64,7 @@ def load_rows(session: Session) -> list[RowView]:
     return [_row_view(r) for r in session.scalars(select(Repository).order_by(Repository.id))]
 
 
-def _serialise(session: Session) -> None:
+def serialise(session: Session) -> None:
     """Take the discovery lock for this transaction (SQLite: the write lock, at once)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DISCOVERY_LOCK})
@@ -75,7 +75,7 @@ def _serialise(session: Session) -> None:
 def apply_desired(engine: Engine, desired: Desired, now: datetime) -> list[Change]:
     """Plan against the current rows and write the changes, in one serialised transaction."""
     with transaction(engine) as session:
-        _serialise(session)
+        serialise(session)
         rows = {r.full_name.lower(): r for r in load_rows(session)}
         changes = plan_changes(desired, rows.values())
         _write(session, changes, rows, now)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 
 from models import DiscoveryPage, transaction, utcnow
+from worker.discovery.lifecycle import serialise
 from worker.discovery.sources import INSTALLATION, OWNER_PREFIX, ListedRepo, RepoListing, describe
 from worker.errors import SourceError
 from worker.github.client import GitHubClient
@@ -127,6 +128,7 @@ def _load(engine: Engine, key: str) -> list[Page]:
 def _save(engine: Engine, key: str, pages: list[Page]) -> None:
     now = utcnow()
     with transaction(engine) as session:
+        serialise(session)  # two runs at once must not interleave delete and insert
         session.execute(delete(DiscoveryPage).where(DiscoveryPage.listing == key))
         session.add_all(
             DiscoveryPage(
