@@ -28,6 +28,8 @@ from models.tables import ItemType
 log = logging.getLogger("catalog_sync.settings")
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_OWNER_WILDCARD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/\*$")
+_TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 #: What git refuses in a branch name (`git check-ref-format`), simplified: no control
 #: characters, spaces, `~^:?*[\`, `..`, `//` or `@{`; no leading `-` or `/`; no trailing `/`,
 #: `.` or `.lock`. At most 255 characters: `repositories.branch`.
@@ -53,19 +55,25 @@ def _show(value: object) -> str:
 
 @dataclass(frozen=True)
 class RepoSpec:
-    """One watched repository: `owner/name` and an optional branch (None: the default branch)."""
+    """One watched repository: `owner/name` and an optional branch (None: the default branch).
+
+    `owner/*` (no branch) stands for every repository of the owner: see `is_wildcard`.
+    """
 
     full_name: str
     branch: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> RepoSpec:
-        """Parse `owner/name` or `owner/name@branch`; the error names the offending entry."""
+        """Parse `owner/name`, `owner/name@branch` or `owner/*`; errors name the entry."""
         entry = text.strip()
+        if _OWNER_WILDCARD_RE.match(entry):
+            return cls(full_name=entry)
         name, _, branch = entry.partition("@")
         if not _REPO_RE.match(name) or ("@" in entry and not branch.strip()):
             raise ValueError(
-                f"CATALOG_REPOS entry {_show(entry)} is not 'owner/name' or 'owner/name@branch'"
+                f"CATALOG_REPOS entry {_show(entry)} is not 'owner/name', 'owner/name@branch' "
+                "or 'owner/*'"
             )
         branch = branch.strip()
         if branch and not _BRANCH_RE.match(branch):
@@ -75,6 +83,15 @@ class RepoSpec:
                 "'.lock')"
             )
         return cls(full_name=name, branch=branch or None)
+
+    @property
+    def is_wildcard(self) -> bool:
+        """`owner/*`: every repository of the owner, found by discovery."""
+        return self.full_name.endswith("/*")
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.partition("/")[0]
 
     def __str__(self) -> str:
         return f"{self.full_name}@{self.branch}" if self.branch else self.full_name
@@ -163,6 +180,9 @@ class Settings(BaseSettings):
     github_feedback: Literal["checks", "status", "off"] | None = None
     #: Link of a check run or commit status; `{repository}` and `{sha}` are filled in.
     catalog_feedback_url: str | None = None
+    catalog_topic: str | None = None
+    discovery_interval_seconds: float = Field(default=600, ge=10, le=86_400)
+    retire_after_seconds: float = Field(default=86_400, ge=0, le=90 * 86_400)
     # Beyond the contract: tuning knobs with safe defaults.
     max_delete_fraction: float = Field(default=0.5, gt=0, le=1)
     tarball_threshold: int = Field(default=50, ge=0, le=100_000)
@@ -221,6 +241,14 @@ class Settings(BaseSettings):
             raise ValueError(f"CATALOG_FEEDBACK_URL {value!r} must start with http:// or https://")
         return value
 
+    @field_validator("catalog_topic")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        topic = (value or "").strip().lower()  # GitHub stores topics in lower case
+        if topic and not _TOPIC_RE.match(topic):
+            raise ValueError(f"CATALOG_TOPIC {value!r} is not a GitHub topic (a-z, 0-9, '-')")
+        return topic or None
+
     @field_validator("github_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -276,9 +304,14 @@ class Settings(BaseSettings):
             return "checks"
         return "status" if self.github_token is not None else "off"
 
+    @property
+    def explicit_repos(self) -> list[RepoSpec]:
+        """The `owner/name[@branch]` entries of `CATALOG_REPOS` (not the `owner/*` ones)."""
+        return [spec for spec in self.catalog_repos if not spec.is_wildcard]
+
     def repo_spec(self, full_name: str) -> RepoSpec | None:
-        """The watched spec for a repository name (case-insensitive, as GitHub names are)."""
-        for spec in self.catalog_repos:
+        """The explicit spec for a repository name (case-insensitive, as GitHub names are)."""
+        for spec in self.explicit_repos:
             if spec.full_name.lower() == full_name.lower():
                 return spec
         return None

@@ -3,6 +3,7 @@
 from models.base import Base
 from models.db import get_engine, make_engine, session_factory, transaction
 from models.feedback import FeedbackReport
+from models.lifecycle import DiscoveryPage, WatchSource, WatchState
 from models.tables import (
     CatalogFileError,
     CatalogItem,
@@ -27,6 +28,7 @@ __all__ = [
     "CatalogItemChange",
     "ChangeKind",
     "DeliveryStatus",
+    "DiscoveryPage",
     "FeedbackReport",
     "ItemType",
     "Repository",
@@ -35,6 +37,8 @@ __all__ = [
     "Team",
     "User",
     "UserTeamLink",
+    "WatchSource",
+    "WatchState",
     "WebhookDelivery",
     "get_engine",
     "make_engine",

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
+from models.lifecycle import WatchSource, WatchState
 from models.types import JSONType, UTCDateTime, utcnow
 
 
@@ -117,6 +118,10 @@ class Repository(Base):
     """A watched repository and its sync state (what `status` shows)."""
 
     __tablename__ = "repositories"
+    __table_args__ = (
+        _enum_check("state", WatchState, "state"),
+        _enum_check("watch_source", WatchSource, "watch_source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     full_name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
@@ -138,6 +143,21 @@ class Repository(Base):
     hook_id: Mapped[int | None] = mapped_column(BigInteger)
     rate_limit_remaining: Mapped[int | None] = mapped_column(Integer)
     rate_limit_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Lifecycle (see models.lifecycle); `watch_source` NULL: created by hand, never managed.
+    watch_source: Mapped[str | None] = mapped_column(String(20))
+    discovered_via: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=WatchState.WATCHED.value, server_default="watched"
+    )
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    unwatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    archived: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    # `.catalog-sync.yml`: its blob SHA and what it said, read again only when the SHA changes.
+    config_sha: Mapped[str | None] = mapped_column(String(40))
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

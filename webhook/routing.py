@@ -6,13 +6,14 @@ from settings import RepoSpec, Settings
 from webhook.payload import ZERO_SHA, PushEvent
 
 
-def ignore_reason(push: PushEvent, settings: Settings) -> str | None:
+def ignore_reason(push: PushEvent, settings: Settings, spec: RepoSpec | None = None) -> str | None:
     """None when the push is for a watched repository and branch, else why it is ignored.
 
-    A deletion is ignored whatever the ref: deleting the branch must never empty the catalog;
-    the poll reports the missing branch instead.
+    `spec`: the watched spec when the caller found it (a discovered repository); else the
+    settings' explicit one. A deletion is ignored whatever the ref: deleting the branch must
+    never empty the catalog; the poll reports the missing branch instead.
     """
-    spec = settings.repo_spec(push.repository_full_name)
+    spec = spec or settings.repo_spec(push.repository_full_name)
     if spec is None:
         return "unwatched_repository"
     if push.is_tag:

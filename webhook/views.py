@@ -24,10 +24,12 @@ from models.db import retry_on_dead_connection
 from settings import Settings
 from webhook import pull_request
 from webhook.body import BodyTooLarge, input_stream, read_limited
+from webhook.installation import INSTALLATION_EVENTS, installation_event
 from webhook.payload import PayloadError, parse_body, push_event
 from webhook.routing import ignore_reason, watched_branch
 from webhook.signature import SignatureError, verify
 from webhook.storable import UNSTORABLE_ERRORS
+from worker.discovery.watching import discovered_spec
 from worker.inbox import store as inbox
 from worker.inbox.publish import Publisher
 from worker.observability import metrics
@@ -37,7 +39,7 @@ bp = Blueprint("webhook", __name__)
 
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
-_KNOWN_EVENTS = {"push", "ping", "pull_request"}
+_KNOWN_EVENTS = {"push", "ping", "pull_request", *INSTALLATION_EVENTS}
 
 
 @dataclass
@@ -121,15 +123,24 @@ def _receive(d: Deps, event: str, delivery_id: str) -> Answer:
             return _answer(200, "pong", status="pong")
         if event == "pull_request":
             return _pull_request(d, pull_request.pull_request_event(data), delivery_id)
+        if event in INSTALLATION_EVENTS:
+            installation_event(data)  # well-formed, or a 400
+            hook_id = inbox.valid_hook_id(request.headers.get("X-GitHub-Hook-ID"))
+            return _store_and_queue(d, inbox.DeliveryIn(delivery_id, event, None, hook_id=hook_id))
         if event != "push":
             return _answer(202, "ignored", status="ignored", reason="unhandled_event")
         push = push_event(data)
     except PayloadError as exc:
         return _answer(400, "bad_request", status="rejected", reason=exc.reason)
-    reason = ignore_reason(push, d.settings)
+    try:
+        spec = d.settings.repo_spec(push.repository_full_name) or discovered_spec(
+            d.engine, push.repository_full_name
+        )
+    except SQLAlchemyError:
+        return _answer(503, "unavailable", status="unavailable", reason="database")
+    reason = ignore_reason(push, d.settings, spec)
     if reason is not None:
         return _answer(202, "ignored", status="ignored", reason=reason)
-    spec = d.settings.repo_spec(push.repository_full_name)
     assert spec is not None
     delivery = inbox.DeliveryIn(
         delivery_id=delivery_id,
@@ -163,11 +174,12 @@ def _store_and_queue(
     """One transaction: store, publish, commit as `queued` (or `pending` if the broker is down)."""
     repo = delivery.repository_full_name
 
-    def reconcile() -> None:
-        d.publisher.enqueue_reconcile(repo, "webhook", delivery_id=delivery.delivery_id)
+    def default() -> None:
+        # No repository: an App installation change, which refreshes discovery.
+        d.publisher.enqueue_for_delivery(repo or "", "webhook", delivery_id=delivery.delivery_id)
 
     try:
-        stored = inbox.store_delivery(d.engine, delivery, publish or reconcile)
+        stored = inbox.store_delivery(d.engine, delivery, publish or default)
     except UNSTORABLE_ERRORS:
         # Last resort (the payload checks should have refused it): the store is one
         # transaction, rolled back, so nothing of this delivery was kept.
@@ -179,9 +191,8 @@ def _store_and_queue(
     if not stored.stored:
         return _answer(200, "duplicate", status="duplicate", delivery_id=delivery.delivery_id)
     # Stored and committed either way; if the broker was down, the sweeper publishes it.
-    return _answer(
-        202, "queued", status="queued", delivery_id=delivery.delivery_id, repository=repo
-    )
+    where = {"repository": repo} if repo else {}
+    return _answer(202, "queued", status="queued", delivery_id=delivery.delivery_id, **where)
 
 
 @bp.get("/health")

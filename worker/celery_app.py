@@ -28,10 +28,13 @@ from kombu import Exchange, Queue
 
 from settings import Settings, get_settings
 from worker.tasknames import (
+    DISCOVERY_TASK,
     POLL_TASK,
     PRUNE_CHANGES_INTERVAL_S,
     PRUNE_CHANGES_TASK,
     QUEUE_NAME,
+    RETIRE_INTERVAL_S,
+    RETIRE_TASK,
     SELF_REPAIR_INTERVAL_S,
     SELF_REPAIR_TASK,
     SWEEP_TASK,
@@ -107,6 +110,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "self-repair": {"task": SELF_REPAIR_TASK, "schedule": SELF_REPAIR_INTERVAL_S},
         "verify-all-nightly": {"task": VERIFY_ALL_TASK, "schedule": crontab(hour=3, minute=17)},
         "prune-changes": {"task": PRUNE_CHANGES_TASK, "schedule": PRUNE_CHANGES_INTERVAL_S},
+        "discover-repositories": {
+            "task": DISCOVERY_TASK,
+            "schedule": float(settings.discovery_interval_seconds),
+        },
+        # A short grace period (tests, demos) is honoured to the second, not to the minute.
+        "retire-repositories": {
+            "task": RETIRE_TASK,
+            "schedule": max(1.0, min(RETIRE_INTERVAL_S, settings.retire_after_seconds / 2)),
+        },
     }
 
 

@@ -5,12 +5,15 @@ the task code (or Celery) to publish or schedule one.
 """
 
 __all__ = [
+    "DISCOVERY_TASK",
     "POLL_TASK",
     "PRUNE_CHANGES_INTERVAL_S",
     "PRUNE_CHANGES_TASK",
     "PULL_REQUEST_TASK",
     "QUEUE_NAME",
     "RECONCILE_TASK",
+    "RETIRE_INTERVAL_S",
+    "RETIRE_TASK",
     "SELF_REPAIR_INTERVAL_S",
     "SELF_REPAIR_TASK",
     "SWEEP_TASK",
@@ -35,6 +38,9 @@ SELF_REPAIR_TASK = "worker.tasks.self_repair_task"
 VERIFY_ALL_TASK = "worker.tasks.verify_all_task"
 PRUNE_CHANGES_TASK = "worker.tasks.prune_changes_task"
 PULL_REQUEST_TASK = "worker.tasks.validate_pull_request_task"
+DISCOVERY_TASK = "worker.tasks.discover_repositories_task"
+RETIRE_TASK = "worker.tasks.retire_repositories_task"
+RETIRE_INTERVAL_S = 60.0
 TASK_NAMES = (
     RECONCILE_TASK,
     POLL_TASK,
@@ -43,4 +49,6 @@ TASK_NAMES = (
     VERIFY_ALL_TASK,
     PRUNE_CHANGES_TASK,
     PULL_REQUEST_TASK,
+    DISCOVERY_TASK,
+    RETIRE_TASK,
 )

@@ -17,6 +17,8 @@ from models import utcnow
 from settings import get_settings
 from worker import composition as services
 from worker.celery_app import get_app
+from worker.discovery.hooks import after_reconcile, may_reconcile
+from worker.discovery.watching import watched_specs
 from worker.embedded_broker import purge_delivered
 from worker.errors import (
     CatalogSyncError,
@@ -34,10 +36,12 @@ from worker.pulls.refs import delivery_pull_request
 from worker.pulls.run import check_pull_request
 from worker.sync.reconcile import ReconcileRequest, due_repositories, reconcile
 from worker.tasknames import (
+    DISCOVERY_TASK,
     POLL_TASK,
     PRUNE_CHANGES_TASK,
     PULL_REQUEST_TASK,
     RECONCILE_TASK,
+    RETIRE_TASK,
     SELF_REPAIR_TASK,
     SWEEP_TASK,
     VERIFY_ALL_TASK,
@@ -84,6 +88,10 @@ def reconcile_repository_task(
         if delivery_id:
             mark_failed(engine, delivery_id, str(exc), dead=True)
         raise
+    if not may_reconcile(engine, settings, spec.full_name):
+        if delivery_id:
+            mark_done(engine, delivery_id)
+        return f"{spec.full_name}: skipped: not watched"
     try:
         if delivery_id:
             mark_processing(engine, delivery_id)
@@ -102,6 +110,7 @@ def reconcile_repository_task(
         "tasks.reconciled",
         extra={"repository": spec.full_name, "trigger": trigger, "outcome": str(result.outcome)},
     )
+    after_reconcile(engine, spec.full_name, result, lambda: services.github_client(settings))
     report_synced_commit(engine, settings, lambda: services.github_client(settings), result)
     if result.ok:
         return result.summary()
@@ -156,7 +165,7 @@ def poll_repositories_task() -> int:
     settings = get_settings()
     engine = services.engine(settings)
     queued = 0
-    for spec in due_repositories(engine, settings.catalog_repos, utcnow()):
+    for spec in due_repositories(engine, watched_specs(engine, settings), utcnow()):
         reconcile_repository_task.apply_async(
             kwargs={"full_name": str(spec), "trigger": "poll"},
             expires=max(5.0, settings.poll_interval_seconds),
@@ -171,7 +180,7 @@ def sweep_deliveries_task() -> dict[str, Any]:
     settings = get_settings()
     swept = sweep_pending(
         services.engine(settings),
-        services.publisher().enqueue_reconcile,
+        services.publisher().enqueue_for_delivery,
         utcnow(),
         max_attempts=settings.delivery_max_attempts,
     )
@@ -182,11 +191,44 @@ def sweep_deliveries_task() -> dict[str, Any]:
 def verify_all_task() -> int:
     """Nightly: re-read every file of every repository (catches rows edited by hand)."""
     settings = get_settings()
-    for spec in settings.catalog_repos:
+    specs = watched_specs(services.engine(settings), settings)
+    for spec in specs:
         reconcile_repository_task.apply_async(
             kwargs={"full_name": str(spec), "trigger": "nightly", "full": True}
         )
-    return len(settings.catalog_repos)
+    return len(specs)
+
+
+@app.task(name=DISCOVERY_TASK)
+def discover_repositories_task(trigger: str = "beat", delivery_id: str | None = None) -> Any:
+    """Refresh the discovered repositories; new ones are reconciled at once, gone ones unwatched."""
+    from worker.discovery.run import run_discovery
+
+    settings = get_settings()
+    engine = services.engine(settings)
+    if delivery_id:
+        mark_processing(engine, delivery_id)
+    creds = settings.github_token or settings.uses_github_app
+    result = run_discovery(
+        engine,
+        settings,
+        services.github_client(settings) if creds else None,
+        lambda spec: reconcile_repository_task.apply_async(
+            kwargs={"full_name": spec, "trigger": "discovered"}
+        ),
+    )
+    if delivery_id:
+        mark_done(engine, delivery_id)
+    return result.as_dict()
+
+
+@app.task(name=RETIRE_TASK)
+def retire_repositories_task() -> int:
+    """Soft-delete the items of repositories unwatched for longer than RETIRE_AFTER_SECONDS."""
+    from worker.discovery.lifecycle import retire_due
+
+    settings = get_settings()
+    return len(retire_due(services.engine(settings), settings.retire_after_seconds))
 
 
 @app.task(name=SELF_REPAIR_TASK)

@@ -1,7 +1,7 @@
 """feedback reports: the verdicts catalog-sync reports on GitHub (issue 15)
 
 Revision ID: 0004_feedback
-Revises: 0002
+Revises: 0003_repository_lifecycle
 Create Date: 2026-12-01 11:05:02.746144
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_feedback"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_repository_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -79,6 +79,8 @@ def test_reliability_settings() -> None:
         "worker.tasks.self_repair_task",
         "worker.tasks.verify_all_task",
         "worker.tasks.prune_changes_task",
+        "worker.tasks.discover_repositories_task",
+        "worker.tasks.retire_repositories_task",
     }
     sql = celery_config(Settings(celery_broker_url="sqla+sqlite:///x.sqlite"))
     assert sql["broker_transport_options"] == {}

@@ -33,6 +33,7 @@ TABLES = {
     "catalog_file_errors",
     "catalog_item_changes",
     "feedback_reports",
+    "discovery_pages",
 }
 
 

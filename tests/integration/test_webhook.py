@@ -32,7 +32,7 @@ from webhook.signature import sign
 from worker.celery_app import make_celery
 from worker.inbox.publish import Publisher
 from worker.observability.logs import configure_logging
-from worker.tasknames import PULL_REQUEST_TASK, QUEUE_NAME, RECONCILE_TASK
+from worker.tasknames import DISCOVERY_TASK, PULL_REQUEST_TASK, QUEUE_NAME, RECONCILE_TASK
 
 PAYLOADS = DATA / "github-payloads"
 SECRET = b"It's a Secret to Everybody"
@@ -63,11 +63,29 @@ EXPECTED = {
         "queued",
     ),
     "octokit-webhooks/pull_request/closed.payload.json": ("pull_request", 202, "ignored"),
+    # A GitHub App's installation changed: stored, and a discovery refresh queued.
+    "octokit-webhooks/installation/created.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation/deleted.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation/suspend.payload.json": ("installation", 202, "queued"),
+    "octokit-webhooks/installation_repositories/added.payload.json": (
+        "installation_repositories",
+        202,
+        "queued",
+    ),
+    "octokit-webhooks/installation_repositories/removed.payload.json": (
+        "installation_repositories",
+        202,
+        "queued",
+    ),
 }
 #: Why an ignored payload is ignored, where it is not a tag push.
 IGNORED_REASON = {"octokit-webhooks/pull_request/closed.payload.json": "unhandled_action"}
 #: The task a queued delivery asks for, where it is not a reconcile.
-QUEUED_TASK = {"pull_request": PULL_REQUEST_TASK}
+QUEUED_TASK = {
+    "pull_request": PULL_REQUEST_TASK,
+    "installation": DISCOVERY_TASK,
+    "installation_repositories": DISCOVERY_TASK,
+}
 
 
 def test_expected_covers_every_recorded_payload() -> None:

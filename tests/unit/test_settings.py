@@ -42,6 +42,8 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "delivery_max_attempts": (1, 1000, False),
     "github_app_installation_id": (1, None, False),
     "changes_retention_days": (0, 36_500, True),
+    "discovery_interval_seconds": (10, 86_400, False),
+    "retire_after_seconds": (0, 90 * 86_400, False),
 }
 FLOATS = [f for f, info in Settings.model_fields.items() if info.annotation is float]
 
@@ -163,7 +165,7 @@ def test_allowed_describes_type_and_bounds() -> None:
 def test_malformed_repository_entries_are_named(entry: str) -> None:
     line = _line(catalog_repos=f"acme/good, {entry}")
     assert f"CATALOG_REPOS entry {entry[:37]!r}"[:-1] in line
-    assert "'owner/name' or 'owner/name@branch'" in line
+    assert "'owner/name', 'owner/name@branch' or 'owner/*'" in line
     assert "acme/good" not in line
 
 

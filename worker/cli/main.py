@@ -13,7 +13,13 @@ from typing import Any, NoReturn
 import click
 from rich.markup import escape
 
-from worker.cli import delivery_commands, read_commands, service_commands, sync_commands
+from worker.cli import (
+    delivery_commands,
+    read_commands,
+    repos,
+    service_commands,
+    sync_commands,
+)
 from worker.cli.changes import register as register_feed_commands
 from worker.cli.context import load_settings
 from worker.cli.render import err
@@ -43,7 +49,7 @@ def main() -> None:
     load_settings()  # a malformed setting stops every command at once, naming the entry
 
 
-for _module in (sync_commands, read_commands, delivery_commands, service_commands):
+for _module in (sync_commands, read_commands, delivery_commands, service_commands, repos):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 register_feed_commands(main)

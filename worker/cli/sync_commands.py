@@ -34,7 +34,12 @@ def _targets(
             return [(composition.repo_spec(name, settings), composition.local_source(source))]
         except (CatalogSyncError, ValueError) as exc:
             raise CommandError(str(exc), fail_code) from exc
-    specs = [composition.repo_spec(r, settings) for r in repos] or list(settings.catalog_repos)
+    from worker.discovery.watching import watched_specs
+
+    specs = [composition.repo_spec(r, settings) for r in repos]
+    if any(spec.is_wildcard for spec in specs):
+        raise CommandError("name repositories (owner/name); owner/* is for CATALOG_REPOS", 2)
+    specs = specs or watched_specs(composition.engine(settings), settings)
     if not specs:
         raise CommandError("no repository: name one, or set CATALOG_REPOS (or use --source DIR)", 2)
     return [(spec, None) for spec in specs]

@@ -19,7 +19,7 @@ from kombu.exceptions import KombuError
 
 from worker.celery_app import broker_transport_options, is_sql_broker
 from worker.errors import BrokerUnavailableError
-from worker.tasknames import QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
+from worker.tasknames import DISCOVERY_TASK, QUEUE_NAME, RECONCILE_TASK, VISIBILITY_TIMEOUT_S
 
 #: Redis re-delivers a message whose countdown outlives the visibility timeout; stay below it.
 MAX_COUNTDOWN_S = VISIBILITY_TIMEOUT_S / 2
@@ -111,6 +111,23 @@ class Publisher:
         """Queue the task named `task`; `BrokerUnavailableError` quickly when the broker is down."""
         if countdown is not None:
             countdown = max(0.0, min(float(countdown), MAX_COUNTDOWN_S))
+        self._send(task, kwargs, countdown)
+
+    def enqueue_discovery(self, trigger: str, *, delivery_id: str | None = None) -> None:
+        """Queue a discovery refresh (an App installation changed); fails fast like a reconcile."""
+        self._send(DISCOVERY_TASK, {"trigger": trigger, "delivery_id": delivery_id}, None)
+
+    def enqueue_for_delivery(
+        self, full_name: str, trigger: str, *, delivery_id: str | None = None
+    ) -> None:
+        """What a stored delivery asks for: its repository's reconcile or, for a delivery about
+        the App installation (no repository), a discovery refresh."""
+        if full_name:
+            self.enqueue_reconcile(full_name, trigger, delivery_id=delivery_id)
+        else:
+            self.enqueue_discovery(trigger, delivery_id=delivery_id)
+
+    def _send(self, task: str, kwargs: dict[str, Any], countdown: float | None) -> None:
         if time.monotonic() < self._down_until:
             raise BrokerUnavailableError("broker unavailable (failed moments ago)")
         for _attempt in range(2):

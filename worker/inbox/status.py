@@ -83,7 +83,7 @@ def mark_done_through(
 
 
 def mark_done(engine: Engine, delivery_id: str) -> bool:
-    """A task that answers this one delivery (a pull request's validation) finished it."""
+    """The work one delivery asked for is done (a pull request's validation, a discovery)."""
     now = utcnow()
     return _set_status(
         engine, delivery_id, OPEN_STATUSES, status=S.DONE.value, processed_at=now, last_error=None

@@ -30,11 +30,11 @@ INT64_MAX = 2**63 - 1
 
 @dataclass(frozen=True)
 class DeliveryIn:
-    """A verified, watched push, as the receiver stores it."""
+    """A verified delivery to act on: a watched push, or an App installation change (no repo)."""
 
     delivery_id: str
     event: str
-    repository_full_name: str
+    repository_full_name: str | None
     ref: str | None = None
     before_sha: str | None = None
     after_sha: str | None = None
@@ -91,7 +91,11 @@ def _store(
     # Core, not the ORM, and statements built once: this runs for every push GitHub sends, and
     # the ORM's unit of work and a statement rebuilt per call cost more than the round trips.
     with engine.begin() as conn:
-        repo_id, known_hook_id = _repository_ids(engine, conn, delivery)
+        repo_id, known_hook_id = (
+            _repository_ids(engine, conn, delivery)
+            if delivery.repository_full_name
+            else (None, None)
+        )
         row = {
             "delivery_id": delivery.delivery_id,
             "event": delivery.event,
@@ -113,12 +117,12 @@ def _store(
         inserted = conn.execute(_insert_delivery(conn.dialect.name), row).first()
         if inserted is None:
             return StoreResult("duplicate", delivery.delivery_id)
-        if delivery.hook_id not in (None, known_hook_id):
+        if repo_id is not None and delivery.hook_id not in (None, known_hook_id):
             # Only when it changed, so the hot path never waits on another row lock.
             conn.execute(
                 update(Repository).where(Repository.id == repo_id).values(hook_id=delivery.hook_id)
             )
-            _REPO_IDS.pop((str(engine.url), delivery.repository_full_name), None)
+            _REPO_IDS.pop((str(engine.url), delivery.repository_full_name or ""), None)
         queued = publish is not None and _publish(publish, delivery)
         if publish is not None and not queued:
             conn.execute(
@@ -150,6 +154,7 @@ _REPO_IDS: dict[tuple[str, str], tuple[int, int | None]] = {}
 def _repository_ids(
     engine: Engine, conn: Connection, delivery: DeliveryIn
 ) -> tuple[int, int | None]:
+    assert delivery.repository_full_name is not None
     key = (str(engine.url), delivery.repository_full_name)
     cached = _REPO_IDS.get(key)
     if cached is not None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from worker.errors import SourceError
+from worker.repoconfig.parse import CONFIG_PATH
 from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry, blob_sha
 from worker.sync.source import Head, Listing, Source
 
@@ -131,9 +132,9 @@ class LocalSource(Source):
         return Head(sha=_git_head(self.root))
 
     def listing(self, head: Head) -> Listing:
-        return Listing(
-            commit_sha=head.sha, entries=walk_folder(self.root, self.roots), complete=True
-        )
+        # A `.catalog-sync.yml` may name any folder: then the whole tree is listed.
+        roots = None if (self.root / CONFIG_PATH).is_file() else self.roots
+        return Listing(commit_sha=head.sha, entries=walk_folder(self.root, roots), complete=True)
 
     def read(
         self, head: Head, wanted: Mapping[str, str], *, bulk: bool = False

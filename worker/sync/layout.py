@@ -18,13 +18,16 @@ both yield the same items. Choices beyond the contract (which leaves them open):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from models import ItemType
 from worker.sync.entries import FILE_MODES, TreeEntry
+from worker.sync.ignore import compile_patterns, is_ignored
 
 CANDIDATE_EXTENSIONS = (".md", ".markdown", ".yaml", ".yml", ".json")
 MANIFEST_NAMES = (
@@ -54,11 +57,22 @@ class CatalogRules:
 
     roots: Mapping[str, ItemType] = field(hash=False)
     max_file_bytes: int = 1_048_576
+    #: Glob patterns whose paths are never items (a repository's `.catalog-sync.yml`).
+    ignore: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A read-only copy: rules are shared between threads and must not change under them.
         cleaned = {str(k).strip().strip("/"): ItemType(v) for k, v in self.roots.items()}
         object.__setattr__(self, "roots", MappingProxyType({k: v for k, v in cleaned.items() if k}))
+        object.__setattr__(self, "ignore", tuple(self.ignore))
+
+    @cached_property
+    def _ignore_matcher(self) -> re.Pattern[str] | None:
+        return compile_patterns(self.ignore)
+
+    def ignores(self, path: str) -> bool:
+        """Whether an `ignore` pattern covers `path` (see `worker.sync.ignore`)."""
+        return is_ignored(path, self._ignore_matcher)
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> CatalogRules:
@@ -121,7 +135,7 @@ def _scan(entries: Iterable[TreeEntry], rules: CatalogRules) -> tuple[list[_File
             continue
         root = _root_of(entry.path, rules)
         segments = _usable_segments(entry.path) if root is not None else None
-        if root is None or segments is None:
+        if root is None or segments is None or rules.ignores(entry.path):
             continue
         root_len = root.count("/") + 1
         files.append(_File(entry.path, root, root_len))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from models import ItemType
 from worker.errors import SourceError
+from worker.repoconfig.parse import RepoConfigError
+from worker.repoconfig.resolve import folder_rules
 from worker.sync.folder import read_file, walk_folder
 from worker.sync.layout import CatalogRules, classify
 from worker.sync.parse import FileError, ParsedItem, parse_item
@@ -42,6 +44,11 @@ def lint_folder(root: Path, rules: CatalogRules) -> LintReport:
     if not root.is_dir():
         raise SourceError(f"{root}: not a folder", reason="not_found")
     report = LintReport(root=root)
+    try:
+        rules = folder_rules(root, rules)
+    except RepoConfigError as exc:
+        report.errors.append(FileError(exc.path, exc.detail))
+        return report
     missing = [r for r in rules.roots if not (root / r).is_dir()]
     if len(missing) == len(rules.roots):
         report.warnings.append(

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from models import CatalogFileError, CatalogItem, ItemType, Repository, RunOutcome, utcnow
 from models.db import transaction
 from worker.errors import CatalogSyncError, LockBusyError, UnsafePlanError
+from worker.repoconfig.parse import RepoConfigError
+from worker.repoconfig.resolve import record_config_error, rules_for
 from worker.repositories import ensure_repository
 from worker.sync import change_log, repo_state
 from worker.sync.apply import Outcome, Target, apply_plan
@@ -110,10 +112,11 @@ def _reconcile_once(job: _Job, request: ReconcileRequest) -> Result:
         result.error = "another reconcile of this repository is running; it will catch up"
     except CatalogSyncError as exc:
         result.exception = exc
-        result.outcome = (
-            RunOutcome.REFUSED if isinstance(exc, UnsafePlanError) else RunOutcome.FAILED
-        )
+        refused = isinstance(exc, UnsafePlanError | RepoConfigError)
+        result.outcome = RunOutcome.REFUSED if refused else RunOutcome.FAILED
         result.error = storable_text(exc.message)
+        if isinstance(exc, RepoConfigError) and not request.dry_run:
+            record_config_error(job.engine, repo.id, exc, result.to_sha)
     except Exception as exc:
         result.exception = exc
         result.outcome = RunOutcome.FAILED
@@ -211,12 +214,13 @@ def _apply(
     try:
         with transaction(job.engine) as session:
             repository_id, listing = _take(session, job, request, repo, listing, result)
-            types = classify(listing.entries, options.rules)
+            rules = rules_for(session, repository_id, job.source, listing, options.rules)
+            types = classify(listing.entries, rules)
             rows = _load_rows(session, repository_id)
             plan = _plan(session, repository_id, listing, types, rows, request, options, result)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold
             outcomes = read_and_parse(
-                job.source, listing, plan.fetch, options.rules, bulk, request.progress
+                job.source, listing, plan.fetch, rules, bulk, request.progress
             )
             target = Target(
                 repository_id=repository_id,

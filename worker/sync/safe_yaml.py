@@ -138,6 +138,20 @@ def _check_yaml_events(text: str, line_offset: int) -> None:
             depth -= 1
 
 
+def compose_yaml(data: bytes) -> yaml.Node | None:
+    """The node tree of one safe YAML document (marks kept, nothing constructed); None if empty.
+
+    For files read as configuration rather than items (`.catalog-sync.yml`): the same checks
+    as an item file, `InvalidFileError` with line and column.
+    """
+    text = decode(data)
+    try:
+        _check_yaml_events(text, 0)
+        return yaml.compose(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, 0) from None
+
+
 def load_yaml(text: str, line_offset: int, what: str) -> Any:
     """The first (only) YAML document of `text`; `what` names it in the error for an empty one."""
     try:

@@ -19,6 +19,8 @@ from tests.fakes.github.checks import Reports
 from tests.fakes.github.events import push_payload
 from tests.fakes.github.faults import FaultInjection
 from tests.fakes.github.gitcmd import ZERO_SHA
+from tests.fakes.github.installation import InstallationEvents
+from tests.fakes.github.listings import Listings
 from tests.fakes.github.pulls import PullRequests
 from tests.fakes.github.ratelimit import PrimaryRateLimit
 from tests.fakes.github.repo import FakeRepo
@@ -31,7 +33,15 @@ DEFAULT_TOKEN = "ghp_fake_test_token_0123456789"
 
 
 class FakeGitHub(
-    Credentials, PrimaryRateLimit, FaultInjection, RequestLog, Webhooks, Reports, PullRequests
+    Credentials,
+    PrimaryRateLimit,
+    FaultInjection,
+    RequestLog,
+    Webhooks,
+    Reports,
+    PullRequests,
+    Listings,
+    InstallationEvents,
 ):
     """GitHub's REST API (the part catalog-sync uses) and its webhooks, on 127.0.0.1."""
 
@@ -54,6 +64,7 @@ class FakeGitHub(
         Webhooks.__init__(self, self._ids)
         Reports.__init__(self)
         PullRequests.__init__(self)
+        Listings.__init__(self)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="fake-github-")) if root is None else root
         self.max_tree_entries = max_tree_entries

@@ -12,6 +12,7 @@ from tests.fakes.github import (
     routes_compare,
     routes_git,
     routes_hooks,
+    routes_orgs,
     routes_pulls,
     routes_repos,
     routes_tarball,
@@ -27,6 +28,7 @@ ROUTES: list[Route] = [
     *routes_checks.ROUTES,
     *routes_compare.ROUTES,
     *routes_pulls.ROUTES,
+    *routes_orgs.ROUTES,
 ]
 
 RATE_LIMITED = (

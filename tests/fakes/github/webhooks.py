@@ -204,13 +204,24 @@ class Webhooks:
                 else:
                     self._outbox.put(delivery)
 
+    def deliver_to_app(self, event: str, payload: dict[str, Any]) -> Delivery | None:
+        """One delivery to the App's hook only (an event about the installation itself)."""
+        with self._hooks_lock:
+            hook = self.app_hook
+            if hook is None or not hook.active:
+                return None
+            delivery = self._delivery(hook, str(uuid.uuid4()), event, payload, None)
+            self.deliveries.append(delivery)
+        self._outbox.put(delivery)
+        return delivery
+
     def _delivery(
-        self, hook: Hook, guid: str, event: str, payload: dict[str, Any], repo_id: int
+        self, hook: Hook, guid: str, event: str, payload: dict[str, Any], repo_id: int | None
     ) -> Delivery:
         installation_id = hook.installation_id
-        if installation_id:
+        if installation_id and "installation" not in payload:
             payload = {**payload, "installation": {"id": installation_id}}
-        target = installation_id if installation_id else repo_id
+        target = installation_id or repo_id or 0
         body, headers = signed_request(hook, guid, event, payload, target)
         return Delivery(
             id=next(self._hook_ids),
