@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from models import CatalogItem, DiscoveryPage, Repository, SyncRun, session_factory, utcnow
+from models import (
+    CatalogItem,
+    CatalogItemChange,
+    DiscoveryPage,
+    Repository,
+    SyncRun,
+    session_factory,
+    utcnow,
+)
 from settings import RepoSpec, Settings
 from tests.fakes.github import FakeGitHub
 from worker.discovery.hooks import after_reconcile, may_reconcile
@@ -26,7 +34,7 @@ from worker.errors import NotFoundError
 from worker.github.client import GitHubClient
 from worker.github.source import GitHubSource
 from worker.sync.layout import CatalogRules
-from worker.sync.reconcile import Options, Result, reconcile
+from worker.sync.reconcile import Options, ReconcileRequest, Result, reconcile
 
 OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
 FILES = {"skills/a.md": "---\nname: a\n---\n", "tools/t.yaml": "name: t\n"}
@@ -55,7 +63,11 @@ class World:
         spec = RepoSpec.parse(text)
         source = GitHubSource(self.client, spec.full_name, spec.branch)
         result = reconcile(
-            self.engine, spec.full_name, source, OPTIONS, trigger="discovered", branch=spec.branch
+            self.engine,
+            spec.full_name,
+            source,
+            OPTIONS,
+            ReconcileRequest(trigger="discovered", branch=spec.branch),
         )
         after_reconcile(self.engine, spec.full_name, result, lambda: self.client)
         return result
@@ -273,6 +285,16 @@ def test_forget_retires_now(world: World, make_repo: Any) -> None:
     repo = world.repo("acme/one")
     assert (repo.state, repo.state_reason) == ("retired", FORGOTTEN_REASON)
     assert world.items("acme/one") == {}
+    with session_factory(world.engine)() as s:
+        changes = s.execute(
+            select(
+                CatalogItemChange.kind, CatalogItemChange.git_path, CatalogItemChange.sync_run_id
+            )
+            .where(CatalogItemChange.kind == "retired")
+            .order_by(CatalogItemChange.git_path)
+        ).all()
+    # The change feed hears of it: one `retired` row per item, under the retire run.
+    assert [(kind, run) for kind, _, run in changes] == [("retired", done.retired.run_id)] * 2
     with pytest.raises(NotFoundError):
         forget(world.engine, "acme/nothing")
 

@@ -18,7 +18,7 @@ from worker.github.client import GitHubClient
 from worker.github.source import GitHubSource
 from worker.repoconfig.parse import CONFIG_PATH
 from worker.sync.layout import CatalogRules
-from worker.sync.reconcile import Options, Result, reconcile
+from worker.sync.reconcile import Options, ReconcileRequest, Result, reconcile
 
 OPTIONS = Options(rules=CatalogRules(roots={"skills": "skill", "mcps": "mcp", "tools": "tool"}))
 REPO = "acme/monorepo"
@@ -50,7 +50,7 @@ FILES = {
 
 
 def sync(engine: Engine, client: GitHubClient) -> Result:
-    return reconcile(engine, REPO, GitHubSource(client, REPO), OPTIONS, trigger="test")
+    return reconcile(engine, REPO, GitHubSource(client, REPO), OPTIONS, ReconcileRequest("test"))
 
 
 def items(engine: Engine) -> dict[str, str]:

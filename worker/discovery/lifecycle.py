@@ -13,11 +13,20 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from models import CatalogFileError, CatalogItem, Repository, RunOutcome, SyncRun, utcnow
+from models import (
+    CatalogFileError,
+    CatalogItem,
+    ChangeKind,
+    Repository,
+    RunOutcome,
+    SyncRun,
+    utcnow,
+)
 from models.db import insert_ignoring_conflicts, transaction
 from models.lifecycle import WatchState
 from worker.discovery.desired import Desired
@@ -31,6 +40,7 @@ from worker.discovery.plan import (
 )
 from worker.discovery.sources import RowView
 from worker.errors import NotFoundError
+from worker.sync.change_log import announce, insert_changes, take_feed_lock
 from worker.sync.reconcile import LOCK_CLASS
 
 #: Advisory lock key serialising discovery runs (PostgreSQL).
@@ -114,21 +124,41 @@ def _lock_repository(session: Session, repository_id: int) -> None:
         )
 
 
-def retire_items(session: Session, repository_id: int, now: datetime) -> int:
-    """Soft-delete every live item of the repository; the count."""
-    result = session.execute(
+def retire_items(session: Session, repository_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Soft-delete every live item of the repository; the change rows that say so (no run id).
+
+    The change feed hears of a retirement like of any deletion: one `retired` row per item,
+    so a reader that replays the feed drops the repository's items too.
+    """
+    live = session.execute(
+        select(CatalogItem.id, CatalogItem.git_path, CatalogItem.blob_sha).where(
+            CatalogItem.repository_id == repository_id, CatalogItem.deleted_at.is_(None)
+        )
+    ).all()
+    session.execute(
         update(CatalogItem)
         .where(CatalogItem.repository_id == repository_id, CatalogItem.deleted_at.is_(None))
         .values(deleted_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return [
+        {
+            "item_id": item_id,
+            "repository_id": repository_id,
+            "kind": ChangeKind.RETIRED.value,
+            "git_path": path,
+            "old_blob_sha": sha,
+            "created_at": now,
+        }
+        for item_id, path, sha in live
+    ]
 
 
 def _retire(session: Session, repo: Repository, reason: str | None, now: datetime) -> Retired:
     clock = time.monotonic()
     _lock_repository(session, repo.id)
-    count = retire_items(session, repo.id, now)
+    changes = retire_items(session, repo.id, now)
+    count = len(changes)
     session.execute(delete(CatalogFileError).where(CatalogFileError.repository_id == repo.id))
     run = SyncRun(
         repository_id=repo.id,
@@ -150,6 +180,10 @@ def _retire(session: Session, repo: Repository, reason: str | None, now: datetim
     repo.last_synced_sha = None
     repo.head_etag = None
     session.flush()
+    if changes:
+        take_feed_lock(session)
+        first, last = insert_changes(session, [{**c, "sync_run_id": run.id} for c in changes])
+        announce(session, {"run_id": run.id, "repository": repo.full_name}, first, last)
     return Retired(repo.full_name, count, run.id)
 
 
