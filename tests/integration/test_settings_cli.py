@@ -63,8 +63,8 @@ def test_a_malformed_setting_in_dotenv_is_reported_the_same_way(tmp_path: Path) 
     done = _run(["status"], tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == (
-        "error: invalid setting: CATALOG_REPOS entry 'acme' is not 'owner/name' or "
-        "'owner/name@branch'"
+        "error: invalid setting: CATALOG_REPOS entry 'acme' is not 'owner/name', "
+        "'owner/name@branch' or 'owner/*'"
     )
 
 
