@@ -20,6 +20,7 @@ import requests
 from worker.errors import NotFoundError, SourceError
 from worker.github.client import GitHubClient, repo_path
 from worker.github.tarball import Tarballs
+from worker.github.truncation import choose_listing
 from worker.sync.entries import TreeEntry, blob_sha
 from worker.sync.source import Head, Listing, Source
 
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 
 _SHA_MEDIA = "application/vnd.github.sha"
 _RAW_MEDIA = "application/vnd.github.raw"
-#: Tree requests a truncated tree's walk may spend before one tarball lists it instead.
-MAX_WALK_REQUESTS = 100
+#: Tree requests a walk chosen by `truncation.choose_listing` (from an estimate) may still
+#: spend before it gives up and one tarball lists the tree instead.
+MAX_WALK_REQUESTS = 40
 
 
 class GitHubSource(Source):
@@ -100,18 +102,23 @@ class GitHubSource(Source):
         tree = self._tree(head.sha, recursive=True)
         if not tree.get("truncated"):
             return Listing(head.sha, _entries(tree["tree"], ""), complete=True)
-        fields = {"repository": self.full_name, "commit": head.sha}
+        choice = choose_listing((item["path"], item["type"]) for item in tree["tree"])
+        fields = {"repository": self.full_name, "commit": head.sha, "choice": choice}
         log.info("github.tree_truncated", extra=fields)
+        del tree  # up to 100,000 parsed items: not held while the rest is listed
         self._walk_budget = MAX_WALK_REQUESTS
-        entries = self._walk(head.sha, "")
+        entries = self._walk(head.sha, "") if choice == "walk" else None
         if entries is None:
             # Too big to walk cheaply (a request per folder adds up to the whole rate limit at
             # 100,000 items): one tarball lists everything, blob SHAs computed as git does.
             log.info("github.tree_listed_from_tarball", extra=fields)
             entries = self._tarballs.listing(head.sha)
         if entries is None:
+            # Rare (the tarball broke off): the truncated tree again, rather than holding it
+            # in memory all along for this case.
             log.warning("github.listing_incomplete", extra=fields)
-            return Listing(head.sha, _entries(tree["tree"], ""), complete=False)
+            partial = self._tree(head.sha, recursive=True)["tree"]
+            return Listing(head.sha, _entries(partial, ""), complete=False)
         return Listing(head.sha, entries, complete=True)
 
     def _tree(self, sha: str, *, recursive: bool) -> dict[str, Any]:
