@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.db import get_engine, make_engine, session_factory, transaction
+from models.rate_budget import RateBudget
 from models.tables import (
     CatalogFileError,
     CatalogItem,
@@ -23,6 +24,7 @@ __all__ = [
     "CatalogItem",
     "DeliveryStatus",
     "ItemType",
+    "RateBudget",
     "Repository",
     "RunOutcome",
     "SyncRun",

@@ -28,6 +28,7 @@ from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
 from worker.inbox.queries import watched_hooks
 from worker.inbox.status import mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
+from worker.sync.poll import poll_all
 from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
@@ -101,20 +102,39 @@ def reconcile_repository_task(
 
 @app.task(name=POLL_TASK)
 def poll_repositories_task() -> int:
-    """The fallback for missed webhooks: queue a poll of every watched repository that is due.
+    """The fallback for missed webhooks: poll every watched repository that is due, here.
 
-    Failing repositories are due only after their back-off (`repositories.next_poll_at`).
+    Conditional head requests go out concurrently from this process (`worker.sync.poll`);
+    an unchanged repository costs one 304, a changed one is reconciled in the same pool.
+    Failing repositories are due only after their back-off (`repositories.next_poll_at`);
+    under the rate reserve every worker defers its polls until GitHub's reset.
     """
     settings = get_settings()
     engine = services.engine(settings)
-    queued = 0
-    for spec in due_repositories(engine, settings.catalog_repos, utcnow()):
-        reconcile_repository_task.apply_async(
-            kwargs={"full_name": str(spec), "trigger": "poll"},
-            expires=max(5.0, settings.poll_interval_seconds),
+    specs = {str(spec): spec for spec in due_repositories(engine, settings.catalog_repos, utcnow())}
+    if not specs:
+        return 0
+
+    def poll_one(name: str) -> Result:
+        spec = specs[name]
+        return reconcile(
+            engine,
+            spec.full_name,
+            services.github_source(spec, settings),
+            services.options(settings),
+            ReconcileRequest(trigger="poll", branch=spec.branch),
         )
-        queued += 1
-    return queued
+
+    report = poll_all(engine, list(specs), poll_one, services.github_client(settings))
+    log.info(
+        "polled",
+        extra={
+            "repositories": len(specs),
+            "outcomes": dict(report.outcomes),
+            "deferred": len(report.deferred),
+        },
+    )
+    return sum(report.outcomes.values())
 
 
 @app.task(name=SWEEP_TASK)

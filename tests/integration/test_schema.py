@@ -31,6 +31,7 @@ TABLES = {
     "webhook_deliveries",
     "sync_runs",
     "catalog_file_errors",
+    "rate_budget",
 }
 
 
