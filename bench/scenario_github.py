@@ -10,9 +10,10 @@ N, a no-op reconcile first (the worker is warm: connections open, head ETag stor
 items change on the branch (what a push does on GitHub's side) and a webhook-triggered
 reconcile runs at once; the time is from the branch moving to the reconcile returning (its
 transaction committed).
-`poll`: one poll-triggered reconcile per repository, each with its own client and source as
-`worker.tasks` builds them. The source, client and options are built by `worker.composition`,
-exactly as the worker builds them. Prints one JSON line (see `bench.common.emit`).
+`poll`: the poll task's cycle (`worker.composition.poll_repositories`): conditional head
+requests issued concurrently from this one process, a reconcile per repository. The source,
+client and options are built by `worker.composition`, exactly as the worker builds them.
+Prints one JSON line (see `bench.common.emit`).
 """
 
 from __future__ import annotations
@@ -143,19 +144,15 @@ def main() -> None:
             runs.append({**_report(seconds, result, source), "changed": changed})
         emit({"runs": runs, "rss_mb": peak_rss_mb()})
     else:
-        engine = make_engine(settings.database_url)
+        specs = [RepoSpec.parse(name) for name in args.repos]
         start = time.perf_counter()
-        requests = 0
-        outcomes: dict[str, int] = defaultdict(int)
-        for full_name in args.repos:
-            _, result, _ = _sync(settings, engine, full_name, "poll")
-            requests += result.requests
-            outcomes[str(result.outcome)] += 1
+        report = services.poll_repositories(specs, settings)
         emit(
             {
                 "seconds": time.perf_counter() - start,
-                "requests": requests,
-                "outcomes": dict(outcomes),
+                "requests": report.requests,
+                "outcomes": dict(report.outcomes),
+                "deferred": len(report.deferred),
                 "rss_mb": peak_rss_mb(),
             }
         )

@@ -6,6 +6,7 @@ the same code with the same knobs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,8 @@ from settings import RepoSpec, Settings, get_settings
 from worker.errors import ConfigError
 from worker.sync.folder import LocalSource
 from worker.sync.layout import CatalogRules
-from worker.sync.reconcile import Options
+from worker.sync.poll import PollReport, poll_all
+from worker.sync.reconcile import Options, ReconcileRequest, Result, reconcile
 from worker.sync.source import Source
 
 if TYPE_CHECKING:
@@ -80,6 +82,25 @@ def github_client(settings: Settings | None = None) -> GitHubClient:
     if client is None:
         client = _clients[key] = GitHubClient.from_settings(s)
     return client
+
+
+def poll_repositories(specs: Sequence[RepoSpec], settings: Settings | None = None) -> PollReport:
+    """Poll `specs` concurrently from this process, as the beat's poll task does."""
+    s = settings or get_settings()
+    eng = engine(s)
+    by_name = {str(spec): spec for spec in specs}
+
+    def poll_one(name: str) -> Result:
+        spec = by_name[name]
+        return reconcile(
+            eng,
+            spec.full_name,
+            github_source(spec, s),
+            options(s),
+            ReconcileRequest(trigger="poll", branch=spec.branch),
+        )
+
+    return poll_all(eng, list(by_name), poll_one, github_client(s))
 
 
 def local_source(path: Path, settings: Settings | None = None) -> Source:

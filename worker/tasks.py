@@ -28,7 +28,6 @@ from worker.inbox.publish import MAX_COUNTDOWN_S, enqueue_reconcile
 from worker.inbox.queries import watched_hooks
 from worker.inbox.status import mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
-from worker.sync.poll import poll_all
 from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
 from worker.tasknames import (
     POLL_TASK,
@@ -110,22 +109,10 @@ def poll_repositories_task() -> int:
     under the rate reserve every worker defers its polls until GitHub's reset.
     """
     settings = get_settings()
-    engine = services.engine(settings)
-    specs = {str(spec): spec for spec in due_repositories(engine, settings.catalog_repos, utcnow())}
+    specs = due_repositories(services.engine(settings), settings.catalog_repos, utcnow())
     if not specs:
         return 0
-
-    def poll_one(name: str) -> Result:
-        spec = specs[name]
-        return reconcile(
-            engine,
-            spec.full_name,
-            services.github_source(spec, settings),
-            services.options(settings),
-            ReconcileRequest(trigger="poll", branch=spec.branch),
-        )
-
-    report = poll_all(engine, list(specs), poll_one, services.github_client(settings))
+    report = services.poll_repositories(specs, settings)
     log.info(
         "polled",
         extra={
