@@ -183,6 +183,24 @@ def _figures(
             "metrics, log line). The floor, the same two writes through the bare drivers: "
             + ", ".join(f"{k} {v:.2f} ms" for k, v in breakdown.get("floor_ms", {}).items()),
         ),
+        *_floor_ratio(name, breakdown),
+    ]
+
+
+def _floor_ratio(name: str, breakdown: dict[str, Any]) -> list[Figure]:
+    """Issue 14's other receiver target: a delivery within 2x of the bare drivers' two writes."""
+    floor = sum(breakdown.get("floor_ms", {}).values())
+    if not floor:
+        return []
+    return [
+        Figure(
+            name,
+            "time per delivery ÷ the bare drivers' two writes",
+            [breakdown["total_ms"] / floor],
+            "x",
+            "≤ 2x (or ≥ 0.5x bare Flask)",
+            note="the receiver's target is met when either this or the throughput ratio is",
+        ).check(lambda v: v <= 2)
     ]
 
 

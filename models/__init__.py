@@ -4,6 +4,7 @@ from models.base import Base
 from models.db import get_engine, make_engine, session_factory, transaction
 from models.feedback import FeedbackReport
 from models.lifecycle import DiscoveryPage, WatchSource, WatchState
+from models.rate_budget import RateBudget
 from models.tables import (
     CatalogFileError,
     CatalogItem,
@@ -31,6 +32,7 @@ __all__ = [
     "DiscoveryPage",
     "FeedbackReport",
     "ItemType",
+    "RateBudget",
     "Repository",
     "RunOutcome",
     "SyncRun",

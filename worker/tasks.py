@@ -7,14 +7,16 @@ message (late acks, worker killed) or a duplicate from two beats only costs a ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from models import utcnow
-from settings import get_settings
+from settings import RepoSpec, Settings, get_settings
 from worker import composition as services
 from worker.celery_app import get_app
 from worker.discovery.hooks import after_reconcile, may_reconcile
@@ -34,7 +36,9 @@ from worker.inbox.status import mark_done, mark_failed, mark_processing
 from worker.inbox.sweep import sweep_pending
 from worker.pulls.refs import delivery_pull_request
 from worker.pulls.run import check_pull_request
-from worker.sync.reconcile import ReconcileRequest, due_repositories, reconcile
+from worker.sync.poll import PollReport, poll_all
+from worker.sync.reconcile import ReconcileRequest, Result, due_repositories, reconcile
+from worker.sync.source import Source
 from worker.tasknames import (
     DISCOVERY_TASK,
     POLL_TASK,
@@ -63,6 +67,29 @@ def _retry_countdown(exc: BaseException | None, retries: int) -> float | None:
     ):
         return float(min(600, 2 ** (retries + 1)))
     return None
+
+
+def _reconcile_and_report(
+    engine: Engine, settings: Settings, spec: RepoSpec, source: Source, request: ReconcileRequest
+) -> Result:
+    """One reconcile, then what follows every one: the lifecycle hook and the verdict on GitHub.
+
+    The reconcile task and the poll both come through here, so a commit the poll catches gets
+    the same check run or status as one a webhook announced.
+    """
+    result = reconcile(engine, spec.full_name, source, services.options(settings), request)
+    log.info(
+        "tasks.reconciled",
+        extra={
+            "repository": spec.full_name,
+            "trigger": request.trigger,
+            "outcome": str(result.outcome),
+        },
+    )
+    client = lambda: services.github_client(settings)  # noqa: E731 - built only when needed
+    after_reconcile(engine, spec.full_name, result, client)
+    report_synced_commit(engine, settings, client, result)
+    return result
 
 
 @app.task(name=RECONCILE_TASK, bind=True, max_retries=MAX_RETRIES)
@@ -95,23 +122,12 @@ def reconcile_repository_task(
     try:
         if delivery_id:
             mark_processing(engine, delivery_id)
-        result = reconcile(
-            engine,
-            spec.full_name,
-            source,
-            services.options(settings),
-            ReconcileRequest(trigger=trigger, branch=spec.branch, full=full),
-        )
+        request = ReconcileRequest(trigger=trigger, branch=spec.branch, full=full)
+        result = _reconcile_and_report(engine, settings, spec, source, request)
     except DBAPIError as exc:
         # The database went away (restart, failover): nothing was committed, so running the
         # same reconcile a little later is exactly right.
         raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), exc=exc) from exc
-    log.info(
-        "tasks.reconciled",
-        extra={"repository": spec.full_name, "trigger": trigger, "outcome": str(result.outcome)},
-    )
-    after_reconcile(engine, spec.full_name, result, lambda: services.github_client(settings))
-    report_synced_commit(engine, settings, lambda: services.github_client(settings), result)
     if result.ok:
         return result.summary()
     countdown = _retry_countdown(result.exception, self.request.retries)
@@ -158,20 +174,42 @@ def validate_pull_request_task(
 
 @app.task(name=POLL_TASK)
 def poll_repositories_task() -> int:
-    """The fallback for missed webhooks: queue a poll of every watched repository that is due.
+    """The fallback for missed webhooks: poll every watched repository that is due, here.
 
-    Failing repositories are due only after their back-off (`repositories.next_poll_at`).
+    Failing repositories are due only after their back-off (`repositories.next_poll_at`);
+    under the rate reserve every worker defers its polls until GitHub's reset.
     """
     settings = get_settings()
     engine = services.engine(settings)
-    queued = 0
-    for spec in due_repositories(engine, watched_specs(engine, settings), utcnow()):
-        reconcile_repository_task.apply_async(
-            kwargs={"full_name": str(spec), "trigger": "poll"},
-            expires=max(5.0, settings.poll_interval_seconds),
-        )
-        queued += 1
-    return queued
+    specs = due_repositories(engine, watched_specs(engine, settings), utcnow())
+    if not specs:
+        return 0
+    report = poll_cycle(specs, settings)
+    log.info(
+        "tasks.polled",
+        extra={
+            "repositories": len(specs),
+            "outcomes": dict(report.outcomes),
+            "deferred": len(report.deferred),
+        },
+    )
+    return sum(report.outcomes.values())
+
+
+def poll_cycle(specs: Sequence[RepoSpec], settings: Settings) -> PollReport:
+    """Poll `specs` from this process: conditional head requests issued concurrently
+    (`worker.sync.poll`); an unchanged repository costs one 304, a changed one is reconciled
+    in the same pool and reported like any other reconcile."""
+    engine = services.engine(settings)
+    by_name = {str(spec): spec for spec in specs}
+
+    def poll_one(name: str) -> Result:
+        spec = by_name[name]
+        request = ReconcileRequest(trigger="poll", branch=spec.branch)
+        source = services.github_source(spec, settings)
+        return _reconcile_and_report(engine, settings, spec, source, request)
+
+    return poll_all(engine, list(by_name), poll_one, services.github_client(settings))
 
 
 @app.task(name=SWEEP_TASK)

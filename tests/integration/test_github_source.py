@@ -220,8 +220,13 @@ def _nested() -> dict[str, str | bytes]:
     }
 
 
-def test_truncated_tree_is_completed_by_walking_subtrees(fake_github, make_repo, github_client):
+def test_truncated_tree_is_completed_by_walking_subtrees(
+    fake_github, make_repo, github_client, monkeypatch
+):
+    from worker.github import truncation
     from worker.github.source import GitHubSource
+
+    monkeypatch.setattr(truncation, "WALK_ESTIMATE_MAX", 100)  # the walk, even when dearer
 
     repo = make_repo("acme/catalog", _nested())
     source = GitHubSource(github_client, "acme/catalog", None)
@@ -253,21 +258,39 @@ def test_a_level_github_cannot_list_is_listed_from_the_tarball(
     listing = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
     assert listing.complete and listing.commit_sha == repo.head
     assert sorted(listing.entries, key=_key) == sorted(full.entries, key=_key)
-    # truncated tree, root level, truncated skills/, skills/ level, tarball (302 + download)
-    assert fake_github.request_count == 6
+    # truncated tree, then at once the tarball (302 + download): skills/ holds the listing
+    assert fake_github.request_count == 3
+
+
+def test_a_tree_too_big_to_walk_cheaply_goes_to_the_tarball_at_once(
+    fake_github, make_repo, github_client
+):
+    """The shape of the truncated listing says the walk would cost more than a tarball."""
+    from worker.github.source import GitHubSource
+
+    repo = make_repo("acme/catalog", _nested())
+    full = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
+    fake_github.max_tree_entries = 40  # the walk would cost 38 tree requests
+    fake_github.reset_log()
+    listing = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
+    assert listing.complete
+    assert sorted(listing.entries, key=_key) == sorted(full.entries, key=_key)
+    assert fake_github.count(r"/git/trees/") == 1 and fake_github.request_count == 3
 
 
 def test_a_walk_over_budget_lists_from_the_tarball(
     fake_github, make_repo, github_client, monkeypatch
 ):
-    """At 100,000 items a folder-by-folder walk would cost the whole rate limit."""
+    """A walk the estimate let through still stops at its budget and lists from the tarball."""
     from worker.github import source as github_source
+    from worker.github import truncation
     from worker.github.source import GitHubSource
 
     repo = make_repo("acme/catalog", _nested())
     full = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
     fake_github.max_tree_entries = 40
-    monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 5)
+    monkeypatch.setattr(truncation, "WALK_ESTIMATE_MAX", 100)  # estimated cheap enough...
+    monkeypatch.setattr(github_source, "MAX_WALK_REQUESTS", 5)  # ...but it is not
     fake_github.reset_log()
     listing = GitHubSource(github_client, "acme/catalog", None).listing(Head(repo.head))
     assert listing.complete

@@ -113,3 +113,24 @@ def test_the_sweeper_keeps_the_embedded_broker_from_growing(tmp_path: Path) -> N
     assert purge_delivered(url, older_than_s=0, batch=1) == 2  # one row per transaction
     assert rows() == [(1,)]  # the one still waiting is untouched
     assert purge_delivered("redis://127.0.0.1:6379/0", older_than_s=0) == 0
+
+
+def test_publishes_reuse_one_redis_connection_and_arrive_in_order(redis_url: str) -> None:
+    """One producer and one redis client per thread: N publishes, N messages, no new socket."""
+    publisher = Publisher(make_celery(Settings(celery_broker_url=redis_url)))
+    client = redis.Redis.from_url(redis_url)
+    publisher.enqueue_reconcile("octo/catalog", "webhook", delivery_id="d-0")
+    connected = len(client.client_list())
+    for i in range(1, 50):
+        publisher.enqueue_reconcile("octo/catalog", "webhook", delivery_id=f"d-{i}")
+    assert client.llen(QUEUE_NAME) == 50
+    assert len(client.client_list()) == connected
+    with make_celery(Settings(celery_broker_url=redis_url)).connection_for_read() as conn:
+        queue = conn.SimpleQueue(QUEUE_NAME)
+        ids = []
+        for _ in range(50):
+            message = queue.get(timeout=5)
+            ids.append(message.payload[1]["delivery_id"])
+            message.ack()
+        queue.close()
+    assert sorted(ids) == sorted(f"d-{i}" for i in range(50))

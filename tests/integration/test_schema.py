@@ -34,6 +34,7 @@ TABLES = {
     "catalog_item_changes",
     "feedback_reports",
     "discovery_pages",
+    "rate_budget",
 }
 
 

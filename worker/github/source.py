@@ -10,16 +10,19 @@ big for GitHub's tree API is spooled to disk and read again from there, not down
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
 from worker.errors import NotFoundError, SourceError
 from worker.github.client import GitHubClient, repo_path
 from worker.github.tarball import Tarballs
+from worker.github.truncation import choose_listing
 from worker.sync.entries import TreeEntry, blob_sha
 from worker.sync.source import Head, Listing, Source
 
@@ -27,8 +30,9 @@ log = logging.getLogger(__name__)
 
 _SHA_MEDIA = "application/vnd.github.sha"
 _RAW_MEDIA = "application/vnd.github.raw"
-#: Tree requests a truncated tree's walk may spend before one tarball lists it instead.
-MAX_WALK_REQUESTS = 100
+#: Tree requests a walk chosen by `truncation.choose_listing` (from an estimate) may still
+#: spend before it gives up and one tarball lists the tree instead.
+MAX_WALK_REQUESTS = 40
 
 
 class GitHubSource(Source):
@@ -100,24 +104,31 @@ class GitHubSource(Source):
         tree = self._tree(head.sha, recursive=True)
         if not tree.get("truncated"):
             return Listing(head.sha, _entries(tree["tree"], ""), complete=True)
-        fields = {"repository": self.full_name, "commit": head.sha}
+        choice = choose_listing((item.path, item.type) for item in tree["tree"])
+        fields = {"repository": self.full_name, "commit": head.sha, "choice": choice}
         log.info("github.tree_truncated", extra=fields)
+        del tree  # up to 100,000 parsed items: not held while the rest is listed
         self._walk_budget = MAX_WALK_REQUESTS
-        entries = self._walk(head.sha, "")
+        entries = self._walk(head.sha, "") if choice == "walk" else None
         if entries is None:
             # Too big to walk cheaply (a request per folder adds up to the whole rate limit at
             # 100,000 items): one tarball lists everything, blob SHAs computed as git does.
             log.info("github.tree_listed_from_tarball", extra=fields)
             entries = self._tarballs.listing(head.sha)
         if entries is None:
+            # Rare (the tarball broke off): the truncated tree again, rather than holding it
+            # in memory all along for this case.
             log.warning("github.listing_incomplete", extra=fields)
-            return Listing(head.sha, _entries(tree["tree"], ""), complete=False)
+            partial = self._tree(head.sha, recursive=True)["tree"]
+            return Listing(head.sha, _entries(partial, ""), complete=False)
         return Listing(head.sha, entries, complete=True)
 
     def _tree(self, sha: str, *, recursive: bool) -> dict[str, Any]:
+        """A tree answer; its items as `_Item` tuples (a 100,000-item answer parsed as dicts,
+        URLs and all, would take twice the memory)."""
         params = {"recursive": "1"} if recursive else None
         resp = self._get(f"{self._base}/git/trees/{sha}", params=params)
-        body: dict[str, Any] = resp.json()
+        body: dict[str, Any] = json.loads(resp.content, object_hook=_item)
         return body
 
     def _walk(self, tree_sha: str, prefix: str) -> list[TreeEntry] | None:
@@ -134,17 +145,17 @@ class GitHubSource(Source):
             return None  # even one level is too big: GitHub cannot list it
         entries = _entries(top["tree"], prefix)
         for item in top["tree"]:
-            if item["type"] != "tree":
+            if item.type != "tree":
                 continue
-            sub_prefix = f"{prefix}{item['path']}/"
+            sub_prefix = f"{prefix}{item.path}/"
             self._walk_budget -= 1
             if self._walk_budget < 0:
                 return None
-            sub = self._tree(item["sha"], recursive=True)
+            sub = self._tree(item.sha, recursive=True)
             if not sub.get("truncated"):
                 entries.extend(_entries(sub["tree"], sub_prefix))
                 continue
-            deeper = self._walk(item["sha"], sub_prefix)
+            deeper = self._walk(item.sha, sub_prefix)
             if deeper is None:
                 return None
             entries.extend(deeper)
@@ -194,12 +205,28 @@ class GitHubSource(Source):
             yield path, resp.content
 
 
-def _entries(items: list[dict[str, Any]], prefix: str) -> list[TreeEntry]:
+class _Item(NamedTuple):
+    """One item of a tree answer: what a listing needs of it, nothing more."""
+
+    path: str
+    type: str
+    sha: str
+    mode: str
+    size: int | None
+
+
+def _item(obj: dict[str, Any]) -> Any:
+    """`json.loads` hook: tree items become `_Item`s as they are parsed (other objects stay)."""
+    if "path" in obj and "sha" in obj:
+        kind, mode = sys.intern(obj["type"]), sys.intern(obj["mode"])
+        return _Item(obj["path"], kind, obj["sha"], mode, obj.get("size"))
+    return obj
+
+
+def _entries(items: list[_Item], prefix: str) -> list[TreeEntry]:
     """Tree items to entries: blobs (files, executables, symlinks) and submodules."""
     return [
-        TreeEntry(
-            path=prefix + item["path"], sha=item["sha"], mode=item["mode"], size=item.get("size")
-        )
+        TreeEntry(path=prefix + item.path, sha=item.sha, mode=item.mode, size=item.size)
         for item in items
-        if item["type"] in ("blob", "commit")
+        if item.type in ("blob", "commit")
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from celery import Celery
@@ -31,6 +32,9 @@ HEALTH_DOWN_CACHE_S = 0.5
 #: After a failed publish, fail at once for this long: a black-holed broker (no RST) would
 #: otherwise cost every request the connect timeout.
 BREAKER_S = 1.0
+#: How long a publisher trusts the exchange's bindings it read (queues are bound once, at
+#: the first publish or worker start, and never unbound while the service runs).
+BINDINGS_CACHE_S = 30.0
 
 
 def _fast_transport_options(url: str) -> dict[str, Any]:
@@ -79,9 +83,20 @@ class Publisher:
         self._local.conn = conn
         return conn, True
 
+    def _producer(self, conn: Connection, fresh: bool) -> Any:
+        """The thread's producer on `conn`: built once per connection, not once per publish."""
+        producer = getattr(self._local, "producer", None)
+        if producer is None or fresh:
+            channel = conn.default_channel
+            reuse_redis_client(channel)
+            producer = self.celery.amqp.Producer(channel, auto_declare=False)
+            self._local.producer = producer
+        return producer
+
     def _drop(self) -> None:
         conn: Connection | None = getattr(self._local, "conn", None)
         self._local.conn = None
+        self._local.producer = None
         if conn is not None:
             with contextlib.suppress(Exception):  # a broken socket may fail to close
                 conn.close()
@@ -138,7 +153,7 @@ class Publisher:
                     kwargs=kwargs,
                     countdown=countdown,
                     queue=QUEUE_NAME,
-                    connection=conn,
+                    producer=self._producer(conn, fresh),
                     retry=False,
                     # What the worker logs for the task; given, it spares a `saferepr` walk
                     # per push on the receiver's hot path.
@@ -191,3 +206,37 @@ class Publisher:
         finally:
             with contextlib.suppress(Exception):  # closing a dead connection may fail
                 conn.close()
+
+
+def reuse_redis_client(channel: Any) -> None:
+    """Spare kombu's Redis channel two costs it pays on every publish (of one channel only).
+
+    kombu builds a new redis-py client per command (`conn_or_acquire`, about 0.2 ms of
+    Python each time) and reads the exchange's bindings from Redis before each publish (one
+    more round trip). The channel's own client is reused instead (same connection pool), and
+    a non-empty bindings table is trusted for `BINDINGS_CACHE_S`. Other transports (the SQL
+    broker) are left alone.
+    """
+    if not (hasattr(channel, "conn_or_acquire") and hasattr(channel, "_create_client")):
+        return
+    client = channel._create_client()
+
+    @contextlib.contextmanager
+    def conn_or_acquire(given: Any = None) -> Iterator[Any]:
+        yield given or client
+
+    get_table = channel.get_table
+    tables: dict[str, tuple[float, Any]] = {}
+
+    def cached_table(exchange: str) -> Any:
+        now = time.monotonic()
+        hit = tables.get(exchange)
+        if hit is not None and now - hit[0] < BINDINGS_CACHE_S:
+            return hit[1]
+        table = get_table(exchange)
+        if table:  # an empty table is never trusted: a binding may be on its way
+            tables[exchange] = (now, table)
+        return table
+
+    channel.conn_or_acquire = conn_or_acquire
+    channel.get_table = cached_table

@@ -26,7 +26,7 @@ _LFS_VERSION_PREFIXES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TreeEntry:
     """One entry of a git tree listing (GitHub's recursive tree, or a folder walk)."""
 

@@ -24,7 +24,7 @@ from worker.sync.storable import error_path, path_problem
 SAFE_DELETE_FLOOR = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wanted:
     """One item of the desired state: its blob SHA and its type (from its catalog root)."""
 
@@ -32,7 +32,7 @@ class Wanted:
     type: ItemType
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowState:
     """What the planner needs of a `catalog_items` row."""
 
