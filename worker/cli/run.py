@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from types import FrameType
 
+from models.db import redacted
 from models.migrate import upgrade
 from settings import get_settings
 from worker.observability.logs import configure_logging, settings_secrets
@@ -57,7 +58,7 @@ def run_all(host: str, port: int) -> int:
     settings = get_settings()
     configure_logging(secrets=settings_secrets(settings))
     upgrade(settings.database_url)
-    log.info("run.database_migrated", extra={"database": _redact(settings.database_url)})
+    log.info("run.database_migrated", extra={"database": redacted(settings.database_url)})
     repositories = [str(s) for s in settings.catalog_repos]
     log.info(
         "run.listening",
@@ -135,13 +136,3 @@ def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     log.info("run.stopped")
-
-
-def _redact(url: str) -> str:
-    """The URL without its password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

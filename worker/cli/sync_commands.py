@@ -181,7 +181,8 @@ def _print_drift(result: Result) -> None:
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def lint(folder: Path, as_json: bool) -> None:
-    """Validate a catalog folder without a database. Exit 0 valid, 1 invalid."""
+    """Validate a catalog folder without a database. Exit 0 valid, 1 invalid or no catalog
+    root folder in it (a path typo must not pass CI)."""
     from worker.sync.layout import CatalogRules
     from worker.sync.lint import lint_folder
 
@@ -192,7 +193,9 @@ def lint(folder: Path, as_json: bool) -> None:
         for e in report.errors:
             out.print(f"{e.path}: {e.message}")
         out.print(f"{len(report.items)} items, {len(report.errors)} errors")
-    sys.exit(1 if report.errors else 0)
+    for warning in report.warnings:
+        err.print(f"{'error' if not report.roots_found else 'warning'}: {warning}")
+    sys.exit(1 if report.errors or not report.roots_found else 0)
 
 
 COMMANDS = (resync, verify, lint)
