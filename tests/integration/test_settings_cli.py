@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_process import BINDIR
 from tests.cli_process import catalog_sync as _run
 from tests.cli_process import clean_env as _env
 
@@ -94,3 +95,32 @@ def test_importing_the_packages_reads_no_setting(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["gunicorn", "--bind", "127.0.0.1:0", "--no-control-socket", "webhook:create_app()"], 4),
+        (["celery", "-A", "worker", "worker", "--pool", "solo"], 2),
+        (["celery", "-A", "worker", "beat"], 2),
+    ],
+)
+def test_the_server_processes_stop_on_a_malformed_setting_with_one_line(
+    tmp_path: Path, argv: list[str], code: int
+) -> None:
+    """gunicorn (its master stops on exit 4, instead of respawning workers) and Celery."""
+    done = subprocess.run(
+        [str(BINDIR / argv[0]), *argv[1:]],
+        cwd=tmp_path,
+        env=_env(CATALOG_REPOS="acme"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    ours = [line for line in done.stderr.splitlines() if line.startswith("catalog-sync: ")]
+    assert ours == [
+        "catalog-sync: invalid setting: CATALOG_REPOS entry 'acme' is not 'owner/name' or "
+        "'owner/name@branch'"
+    ]
