@@ -9,8 +9,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from tests.cli_process import catalog_sync, one_error_line
 from tests.servers import create_database, with_database
+from worker import composition
+from worker.cli import main
 
 
 def _closed_port() -> int:
@@ -88,3 +93,17 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     done = catalog_sync(["--debug", "status"], tmp_path)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "no such table" in done.stderr
+
+
+def test_ctrl_c_is_one_word_and_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setattr("worker.cli.views.repo_statuses", interrupted)
+    composition.reset()
+    try:
+        result = CliRunner().invoke(main, ["status"])
+    finally:
+        composition.reset()
+    assert (result.exit_code, result.output) == (130, "interrupted\n")

@@ -37,6 +37,11 @@ class CatalogSyncGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click's own ends: usage errors, --help, Ctrl-C at a prompt
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            err.print("interrupted")
+            sys.exit(130)  # what a shell reports for Ctrl-C
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
