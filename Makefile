@@ -35,12 +35,14 @@ $(BIN)/catalog-sync: pyproject.toml uv.lock | $(UV)
 env: $(BIN)/catalog-sync
 
 # PostgreSQL and Redis binaries for the test servers (the suite starts its own), unless
-# CATALOG_SYNC_TEST_PG_URL / CATALOG_SYNC_TEST_REDIS_URL name servers that already run.
+# CATALOG_SYNC_TEST_PG_URL / CATALOG_SYNC_TEST_REDIS_URL name servers that already run;
+# `prometheus` for promtool, which tests the alert rules.
 system-deps:
 	@missing=""; \
 	[ -n "$$CATALOG_SYNC_TEST_PG_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
 	[ -n "$$CATALOG_SYNC_TEST_REDIS_URL" ] || command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v git >/dev/null || missing="$$missing git"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

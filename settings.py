@@ -12,6 +12,7 @@ import difflib
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -433,6 +434,17 @@ def warn_unknown_settings(env_file: Path = Path(".env")) -> list[str]:
         log.warning(line)  # the CLI has no log handler: Python prints it to stderr as it is
     os.environ[WARNED_MARK] = "1"
     return found
+
+
+def settings_or_exit(exit_code: int = 2) -> Settings:
+    """The settings for a server process (gunicorn, Celery): a malformed one is one line on
+    stderr and an exit, not a traceback. gunicorn stops (rather than respawns a worker) on
+    its `APP_LOAD_ERROR`, 4; everything else uses 2, as the CLI does."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print(f"catalog-sync: {settings_error_line(exc)}", file=sys.stderr, flush=True)
+        raise SystemExit(exit_code) from None
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -37,6 +38,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     connect_args.setdefault("connect_timeout", 5)
     connect_args.setdefault("application_name", "catalog-sync")
     return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def redacted(url: str) -> str:
+    """`url` as logs and error lines show it: the password replaced by `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL at all: show no more than what follows an `@`
+        return url.split("@")[-1]
 
 
 @lru_cache(maxsize=8)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from models.db import make_engine
-from settings import Settings, get_settings
+from settings import Settings, settings_or_exit
 from webhook.views import Deps, bp
 from worker import composition
 from worker.celery_app import make_celery
@@ -18,6 +18,9 @@ from worker.observability.logs import configure_logging, settings_secrets
 from worker.observability.metrics import make_registry
 
 log = logging.getLogger("webhook")
+
+#: The exit code with which a gunicorn worker makes the master stop instead of respawning it.
+GUNICORN_APP_LOAD_ERROR = 4
 
 
 def create_app(
@@ -29,7 +32,7 @@ def create_app(
 ) -> Flask:
     """The receiver; arguments default to the process settings, engine and broker."""
     custom = settings is not None
-    settings = settings or get_settings()
+    settings = settings or settings_or_exit(GUNICORN_APP_LOAD_ERROR)
     engine = engine or receiver_engine(settings.database_url)
     if publisher is None:
         publisher = Publisher(make_celery(settings)) if custom else composition.publisher()

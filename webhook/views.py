@@ -202,6 +202,8 @@ def health() -> tuple[Response, int]:
     broker = "ok" if d.publisher.broker_ok() else "down"
     ok = database == "ok" and broker == "ok"
     body = {"status": "ok" if ok else "unavailable", "database": database, "broker": broker}
+    # Reported, not failed on: the receiver is up, and refuses deliveries (503) until it is set.
+    body["webhook_secret"] = "ok" if d.settings.webhook_secrets else "missing"
     return jsonify(body), 200 if ok else 503
 
 

@@ -26,7 +26,7 @@ from celery.schedules import crontab
 from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
-from settings import Settings, get_settings
+from settings import Settings, settings_or_exit
 from worker.tasknames import (
     DISCOVERY_TASK,
     POLL_TASK,
@@ -127,13 +127,13 @@ def _json_logs(loglevel: int | str | None = None, **_kwargs: Any) -> None:
     """Workers and beat log one JSON line per event, through the receiver's redacting handler."""
     from worker.observability.logs import configure_logging, settings_secrets
 
-    configure_logging(loglevel or "INFO", secrets=settings_secrets(get_settings()))
+    configure_logging(loglevel or "INFO", secrets=settings_secrets(settings_or_exit()))
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
     """A configured Celery app; `settings` defaults to the process settings."""
     celery = Celery("catalog-sync", include=["worker.tasks"])
-    celery.conf.update(celery_config(settings or get_settings()))
+    celery.conf.update(celery_config(settings or settings_or_exit()))
     return celery
 
 

@@ -160,7 +160,10 @@ def test_receiver_under_gunicorn(
 ) -> None:
     r = redis.Redis.from_url(receiver.broker_url)
     code, doc, _ = receiver.request("GET", "/health")
-    assert (code, doc) == (200, {"status": "ok", "database": "ok", "broker": "ok"})
+    assert (code, doc) == (
+        200,
+        {"status": "ok", "database": "ok", "broker": "ok", "webhook_secret": "ok"},
+    )
 
     # Signed pushes, broker up: queued, one message each; latency measured sequentially.
     latencies = []

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,6 +53,26 @@ def _imports_from_anywhere(env: dict[str, str], cwd: Path) -> bool:
         timeout=60,
     )
     return probe.returncode == 0
+
+
+def _live_names(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        try:
+            rows = conn.execute("SELECT name FROM catalog_items WHERE deleted_at IS NULL")
+            return sorted(name for (name,) in rows)
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
+def _sample(port: int, series: str) -> float | None:
+    """One sample's value from GET /metrics (None when the series is absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    return None
 
 
 @pytest.fixture
@@ -162,6 +183,14 @@ def test_catalog_sync_run_on_embedded_defaults(
     figures: Callable[[str, str], None],
 ) -> None:
     workdir = tmp_path / "fresh"
+    # Pushed while nothing ran: `run` reconciles every watched repository as it starts.
+    repo = fake_github.create_repo(REPO)
+    repo.write("skills/before.md", item_text("before", "pushed before run started"))
+    repo.commit("before")
+    repo.push()
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    run_env = {**run_env, "TMPDIR": str(scratch)}
     runner, port, up = start_healthy(runner_factory, run_env, workdir)
     try:
         children = runner.remember_children()
@@ -169,8 +198,10 @@ def test_catalog_sync_run_on_embedded_defaults(
         out = runner.output()
         assert f"http://127.0.0.1:{port}/webhooks/github" in out and REPO in out, out[-2000:]
         assert (workdir / "catalog-sync.sqlite").exists()
+        assert len(list(scratch.glob("catalog-sync-metrics-*"))) == 1
+        db = workdir / "catalog-sync.sqlite"
+        wait_until(lambda: _live_names(db) == ["before"], 60, 0.1, "the startup reconcile")
 
-        repo = fake_github.create_repo(REPO)
         fake_github.add_hook(REPO, f"http://127.0.0.1:{port}/webhooks/github", SECRET)
         path = "skills/hello.md"
         text = item_text("hello", "synced by catalog-sync run")
@@ -180,8 +211,6 @@ def test_catalog_sync_run_on_embedded_defaults(
         repo.push()
         (delivery,) = fake_github.wait_for_deliveries(1, timeout=30)
         assert delivery.status_code == 202, (delivery.status_code, delivery.response_body)
-
-        db = workdir / "catalog-sync.sqlite"
 
         def synced_row() -> tuple[str, str] | None:
             with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
@@ -204,6 +233,9 @@ def test_catalog_sync_run_on_embedded_defaults(
             return got == ("done",)
 
         wait_until(delivery_done, 30, 0.1, "delivery done")
+        # Whichever gunicorn worker answers, the counters are the sum over all of them.
+        queued = 'catalog_sync_webhook_deliveries_total{event="push",outcome="queued"}'
+        assert {_sample(port, queued) for _ in range(8)} == {1.0}
         runner.remember_children()
 
         # Ctrl-C: the terminal signals the foreground process group.
@@ -217,6 +249,7 @@ def test_catalog_sync_run_on_embedded_defaults(
         assert not left, f"left running after Ctrl-C: {left}\n{runner.output()[-3000:]}"
         assert not group_alive(runner.proc.pid)
         assert not any(group_alive(pid) for pid, _ in runner.seen)
+        assert list(scratch.glob("catalog-sync-metrics-*")) == []  # gone with the children
         figures(
             "catalog-sync run",
             f"healthy {up:.1f} s after start (SQLite + embedded broker); push-to-row "

@@ -143,10 +143,32 @@ def test_json_names_a_repository_and_a_path_the_same_way_everywhere(
     [lint_error] = doc("lint", str(tree))["errors"]
     item = doc("items", "acme/catalog")["items"][0]
     assert status["repository"] == error["repository"] == verified["repository"] == "acme/catalog"
+    assert item["repository"] == "acme/catalog"
     assert error["git_path"] == lint_error["git_path"] == "skills/broken.md"
     assert drift == {"change": "deleted", "git_path": "tools/lint.yaml"}
     assert "git_path" in item and "path" not in item
     assert verified["head_sha"] == status["head_sha"]
+
+
+def test_status_marks_a_repository_no_longer_watched_and_items_name_theirs(
+    cli: Any, tmp_path: Path
+) -> None:
+    tree = tmp_path / "catalog"
+    shutil.copytree(EXAMPLES, tree)
+    for name in ("acme/catalog", "acme/old"):
+        assert cli("resync", "--source", str(tree), "--repo", name).exit_code == 0
+    status = json.loads(cli("status", "--json", CATALOG_REPOS="acme/catalog").output)
+    watched = {r["repository"]: r["watched"] for r in status["repositories"]}
+    assert watched == {"acme/catalog": True, "acme/old": False}
+    lines = cli("status").output.splitlines()
+    assert any("acme/old (not in CATALOG_REPOS)" in line for line in lines)
+    assert not any("acme/catalog (not in" in line for line in lines)
+    items = cli("items").output.splitlines()
+    header = [cell.strip() for cell in items[1].split("┃") if cell.strip()]  # below the border
+    assert header[:2] == ["repository", "type"]
+    assert sum("acme/old" in line for line in items) == sum(
+        "acme/catalog" in line for line in items
+    )
 
 
 def test_verify_exits_2_when_it_cannot_read_the_source(cli: Any, tmp_path: Path) -> None:

@@ -8,31 +8,15 @@ packages reads no setting, so a bad value cannot break an import.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-BINDIR = Path(sys.executable).parent
-CLEAN = ("CATALOG_", "GITHUB_", "DATABASE_URL", "CELERY_BROKER_URL", "POLL_", "MAX_")
-
-
-def _env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
-    return {**env, **settings}
-
-
-def _run(args: list[str], cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BINDIR / "catalog-sync"), *args],
-        cwd=cwd,
-        env=_env(**settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.cli_process import BINDIR
+from tests.cli_process import catalog_sync as _run
+from tests.cli_process import clean_env as _env
 
 
 @pytest.mark.parametrize(
@@ -56,6 +40,21 @@ def test_a_malformed_setting_is_one_line_and_exit_2(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: invalid setting: ") and expected in lines[0], lines[0]
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["status", "--help"], ["db", "upgrade", "--help"]])
+def test_help_works_whatever_the_settings(tmp_path: Path, args: list[str]) -> None:
+    """Settings are validated when a command runs: help is how an operator finds the fix."""
+    done = _run(args, tmp_path, CATALOG_REPOS="acme", POLL_INTERVAL_SECONDS="inf")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: catalog-sync")
+    assert "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback_a_mistake_hides(tmp_path: Path) -> None:
+    done = _run(["--debug", "status"], tmp_path, CATALOG_REPOS="acme")
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "CATALOG_REPOS entry 'acme'" in done.stderr
 
 
 def test_a_malformed_setting_in_dotenv_is_reported_the_same_way(tmp_path: Path) -> None:
@@ -96,3 +95,32 @@ def test_importing_the_packages_reads_no_setting(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["gunicorn", "--bind", "127.0.0.1:0", "--no-control-socket", "webhook:create_app()"], 4),
+        (["celery", "-A", "worker", "worker", "--pool", "solo"], 2),
+        (["celery", "-A", "worker", "beat"], 2),
+    ],
+)
+def test_the_server_processes_stop_on_a_malformed_setting_with_one_line(
+    tmp_path: Path, argv: list[str], code: int
+) -> None:
+    """gunicorn (its master stops on exit 4, instead of respawning workers) and Celery."""
+    done = subprocess.run(
+        [str(BINDIR / argv[0]), *argv[1:]],
+        cwd=tmp_path,
+        env=_env(CATALOG_REPOS="acme"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    ours = [line for line in done.stderr.splitlines() if line.startswith("catalog-sync: ")]
+    assert ours == [
+        "catalog-sync: invalid setting: CATALOG_REPOS entry 'acme' is not 'owner/name', "
+        "'owner/name@branch' or 'owner/*'"
+    ]

@@ -302,6 +302,8 @@ def test_unset_secret_refuses_everything(db_url: str, engine: Engine, redis_url:
             response = post(c, body, secret=b"")
             assert response.status_code == 503
             assert post(c, body, event="ping").status_code == 503
+            health = c.get("/health")
+            assert (health.status_code, health.json["webhook_secret"]) == (200, "missing")
     assert rows(engine) == 0
 
 
@@ -442,7 +444,12 @@ def test_database_down_is_503(db_url: str, redis_url: str, tmp_path: Path) -> No
         )
         health = c.get("/health")
         assert health.status_code == 503
-        assert health.json == {"status": "unavailable", "database": "down", "broker": "ok"}
+        assert health.json == {
+            "status": "unavailable",
+            "database": "down",
+            "broker": "ok",
+            "webhook_secret": "ok",
+        }
         assert c.get("/metrics").status_code == 200
     engine.dispose()
 
@@ -457,14 +464,19 @@ def test_broker_down_still_202_and_row_stays_pending(db_url: str, engine: Engine
         assert statuses(engine) == dict.fromkeys(deliveries, "pending")
         health = c.get("/health")
         assert health.status_code == 503
-        assert health.json == {"status": "unavailable", "database": "ok", "broker": "down"}
+        assert health.json == {
+            "status": "unavailable",
+            "database": "ok",
+            "broker": "down",
+            "webhook_secret": "ok",
+        }
 
 
 def test_health_ok(client: FlaskClient) -> None:
     response = client.get("/health")
     assert (response.status_code, response.json) == (
         200,
-        {"status": "ok", "database": "ok", "broker": "ok"},
+        {"status": "ok", "database": "ok", "broker": "ok", "webhook_secret": "ok"},
     )
 
 

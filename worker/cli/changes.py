@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
+
+from worker.cli.failures import first_line
 
 if TYPE_CHECKING:  # the feed (SQLAlchemy, models) is imported when a feed command runs
     from sqlalchemy import Engine
@@ -24,24 +25,6 @@ if TYPE_CHECKING:  # the feed (SQLAlchemy, models) is imported when a feed comma
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def _first_line(exc: BaseException) -> str:
-    """A database error's first line (psycopg2's run over several)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    """A database that is missing, unmigrated or unreachable is one line, not a traceback."""
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        yield
-    except DBAPIError as exc:
-        reason = _first_line(exc.orig if exc.orig is not None else exc)
-        _fail(f"cannot read the change feed: {reason} (is the database migrated and reachable?)")
 
 
 def _line(change: Change) -> str:
@@ -100,7 +83,7 @@ def _follow(engine: Engine, cursor: int, repository: str | None, as_json: bool) 
         sys.stdout.flush()
 
     def retry(exc: BaseException, delay: float) -> None:
-        click.echo(f"database unreachable ({_first_line(exc)}); retrying in {delay:.1f}s", err=True)
+        click.echo(f"database unreachable ({first_line(exc)}); retrying in {delay:.1f}s", err=True)
 
     with suppress(KeyboardInterrupt):  # Ctrl-C is how a follower ends: exit 0
         Follower(engine, cursor, emit, repository=repository).run(on_retry=retry)
@@ -116,12 +99,11 @@ def changes(since: str | None, repository: str | None, follow: bool, as_json: bo
     from worker import composition as services
 
     engine = services.engine()
-    with _database_errors():
-        cursor = _start(engine, since)
-        if follow:
-            _follow(engine, cursor, repository, as_json)
-        else:
-            _print_all(engine, cursor, repository, as_json)
+    cursor = _start(engine, since)
+    if follow:
+        _follow(engine, cursor, repository, as_json)
+    else:
+        _print_all(engine, cursor, repository, as_json)
     sys.exit(0)
 
 
@@ -134,8 +116,7 @@ def history(path: str, repository: str | None, as_json: bool) -> None:
     from worker import composition as services
     from worker.feed.read import item_history
 
-    with _database_errors():
-        found = item_history(services.engine(), path, repository=repository)
+    found = item_history(services.engine(), path, repository=repository)
     if found is None:
         where = f" in {repository}" if repository else ""
         _fail(f"{path}: no item has this path{where}")

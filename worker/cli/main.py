@@ -2,7 +2,10 @@
 
 Human output goes to stdout, diagnostics to stderr; `--json` prints one JSON document.
 A command stops by raising a `CatalogSyncError` (`CommandError` to pick the exit code); the
-group turns it into one line on stderr, in one place.
+group turns it, and anything else a command raises (a malformed setting, a database that is
+unreachable or not migrated), into one line on stderr, in one place (`failures.explain`).
+Settings are validated when a command first needs them, so `--help` works with bad ones;
+`--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from worker.cli import (
     sync_commands,
 )
 from worker.cli.changes import register as register_feed_commands
-from worker.cli.context import load_settings
+from worker.cli.failures import explain
 from worker.cli.render import err
-from worker.errors import CatalogSyncError, CommandError
+from worker.errors import CommandError
 
 
-def stop(exc: CatalogSyncError) -> NoReturn:
-    """One line on stderr and the command's exit code (1 unless a `CommandError` says)."""
+def stop(exc: CommandError) -> NoReturn:
+    """One line on stderr and the command's exit code."""
     err.print(f"[red]error:[/red] {escape(str(exc))}")  # the message may quote "[...]"
-    sys.exit(exc.exit_code if isinstance(exc, CommandError) else 1)
+    sys.exit(exc.exit_code)
 
 
 class CatalogSyncGroup(click.Group):
@@ -38,15 +41,24 @@ class CatalogSyncGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except CatalogSyncError as exc:
-            stop(exc)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own ends: usage errors, --help, Ctrl-C at a prompt
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            err.print("interrupted")
+            sys.exit(130)  # what a shell reports for Ctrl-C
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            stop(explain(exc))
 
 
 @click.group(cls=CatalogSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="catalog-sync")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="On an error, show the traceback, not one line.")
+def main(debug: bool) -> None:
     """Keep catalog_items equal to your catalog repositories."""
-    load_settings()  # a malformed setting stops every command at once, naming the entry
 
 
 for _module in (sync_commands, read_commands, delivery_commands, service_commands, repos):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from worker.cli.context import load_settings
 from worker.cli.render import (
     emit_json,
     file_error_doc,
@@ -18,11 +19,16 @@ from worker.cli.render import (
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def status(as_json: bool) -> None:
-    """Per repository: branch, synced SHA, head, lag, items, errors, pending deliveries."""
+    """Per repository: branch, synced SHA, head, lag, items, errors, pending deliveries.
+    A repository neither in CATALOG_REPOS nor discovered is marked so (`"watched": false`)."""
     from worker import composition
     from worker.cli.views import repo_statuses
+    from worker.discovery.watching import watched_specs
 
-    rows = repo_statuses(composition.engine())
+    settings = load_settings()
+    engine = composition.engine(settings)
+    names = {spec.full_name.lower() for spec in watched_specs(engine, settings)}
+    rows = repo_statuses(engine, lambda name: name.lower() in names)
     if as_json:
         emit_json({"repositories": [status_doc(r) for r in rows]})
         return
@@ -40,13 +46,15 @@ def status(as_json: bool) -> None:
 def items(repo: str | None, as_json: bool) -> None:
     """Live catalog items (all repositories, or REPO's)."""
     from worker import composition
-    from worker.cli.views import live_items
+    from worker.cli.views import live_items, repository_names
 
-    rows = live_items(composition.engine(), repo)
+    engine = composition.engine()
+    rows = live_items(engine, repo)
+    names = repository_names(engine)
     if as_json:
-        emit_json({"items": [item_doc(i) for i in rows]})
+        emit_json({"items": [item_doc(i, names.get(i.repository_id)) for i in rows]})
         return
-    out.print(items_table(rows))
+    out.print(items_table(rows, names))
 
 
 @click.command()

@@ -76,9 +76,10 @@ def file_error_doc(e: FileErrorView) -> dict[str, Any]:
     return _fields(e)
 
 
-def item_doc(i: CatalogItem) -> dict[str, Any]:
+def item_doc(i: CatalogItem, repository: str | None) -> dict[str, Any]:
     return {
         "id": str(i.id),
+        "repository": repository,
         "type": str(i.type),
         "name": i.name,
         "description": i.description,
@@ -126,7 +127,7 @@ def status_table(rows: list[RepoStatus]) -> Table:
     for r in rows:
         lag = "in sync" if r.in_sync else (f"{r.lag_seconds:.0f}s" if r.lag_seconds else "?")
         table.add_row(
-            r.repository,
+            r.repository if r.watched else f"{r.repository} (not in CATALOG_REPOS)",
             r.branch or "(default)",
             short(r.synced_sha),
             short(r.head_sha),
@@ -141,10 +142,14 @@ def status_table(rows: list[RepoStatus]) -> Table:
     return table
 
 
-def items_table(rows: list[CatalogItem]) -> Table:
-    table = Table("type", "name", "path", "tags", "blob")
+def items_table(rows: list[CatalogItem], names: dict[int, str]) -> Table:
+    """Items with their repository: the same path can be an item of several."""
+    table = Table("repository", "type", "name", "path", "tags", "blob")
     for i in rows:
-        table.add_row(str(i.type), i.name, i.git_path, ", ".join(i.tags), i.blob_sha[:12])
+        repository = names.get(i.repository_id, "-")
+        table.add_row(
+            repository, str(i.type), i.name, i.git_path, ", ".join(i.tags), i.blob_sha[:12]
+        )
     return table
 
 

@@ -11,17 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from types import FrameType
 
+from models.db import redacted
 from models.migrate import upgrade
-from settings import get_settings
+from settings import Settings, get_settings
+from worker.errors import CatalogSyncError
 from worker.observability.logs import configure_logging, settings_secrets
 
 log = logging.getLogger("catalog_sync.run")
@@ -57,7 +63,7 @@ def run_all(host: str, port: int) -> int:
     settings = get_settings()
     configure_logging(secrets=settings_secrets(settings))
     upgrade(settings.database_url)
-    log.info("run.database_migrated", extra={"database": _redact(settings.database_url)})
+    log.info("run.database_migrated", extra={"database": redacted(settings.database_url)})
     repositories = [str(s) for s in settings.catalog_repos]
     log.info(
         "run.listening",
@@ -65,6 +71,8 @@ def run_all(host: str, port: int) -> int:
     )
     if not repositories:
         log.warning("run.nothing_watched", extra={"hint": "set CATALOG_REPOS"})
+    _warn_without_secret(settings)
+    reconcile_at_start(repositories)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -73,11 +81,55 @@ def run_all(host: str, port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        _supervise(commands(host, port, Path.cwd()), procs, stopping)
-    finally:
-        _stop_all(procs)
+    with metrics_dir():
+        try:
+            _supervise(commands(host, port, Path.cwd()), procs, stopping)
+        finally:
+            _stop_all(procs)
     return 0
+
+
+def _warn_without_secret(settings: Settings) -> None:
+    """No secret: the receiver refuses every delivery (503), which GitHub shows as failing."""
+    if not settings.webhook_secrets:
+        log.warning(
+            "run.webhook_secret_missing",
+            extra={"hint": "set GITHUB_WEBHOOK_SECRET; until then every delivery gets 503"},
+        )
+
+
+def reconcile_at_start(repositories: list[str]) -> None:
+    """Queue a reconcile of every watched repository: what changed while nothing ran (or
+    before the webhook existed) is caught up now, not at the next poll."""
+    from worker import composition
+
+    for name in repositories:
+        try:
+            composition.publisher().enqueue_reconcile(name, "startup")
+        except CatalogSyncError as exc:  # the sweeper and the poll catch up later
+            log.warning(
+                "run.startup_reconcile_not_queued", extra={"repository": name, "error": str(exc)}
+            )
+            continue
+        log.info("run.startup_reconcile_queued", extra={"repository": name})
+
+
+@contextmanager
+def metrics_dir() -> Iterator[Path]:
+    """A fresh `PROMETHEUS_MULTIPROC_DIR` for the children (under $TMPDIR), removed at exit:
+    gunicorn's workers then add up their counters, so `/metrics` does not depend on which
+    worker answers the scrape. One the operator set is used as it is."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        yield Path(given)
+        return
+    path = Path(tempfile.mkdtemp(prefix="catalog-sync-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _supervise(
@@ -135,13 +187,3 @@ def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     log.info("run.stopped")
-
-
-def _redact(url: str) -> str:
-    """The URL without its password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

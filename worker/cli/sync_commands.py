@@ -208,6 +208,10 @@ def lint(folder: Path, fmt: str, as_json: bool) -> None:
     else:
         for line in lint_output.as_text(report):
             out.print(line, markup=False)
+        for warning in report.warnings:  # no root folder: the one line a path typo gets
+            err.print(
+                f"{'error' if not report.roots_found else 'warning'}: {warning}", markup=False
+            )
     sys.exit(0 if lint_output.passed(report) else 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ _PENDING = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.PROCES
 @dataclass(frozen=True)
 class RepoStatus:
     repository: str
+    #: False for a repository the table still holds but the settings no longer name.
+    watched: bool
     branch: str | None
     synced_sha: str | None
     head_sha: str | None
@@ -49,8 +52,11 @@ def _counts(session: Any, column: Any, *where: Any) -> dict[Any, int]:
     return {key: n for key, n in session.execute(stmt)}
 
 
-def repo_statuses(engine: Engine) -> list[RepoStatus]:
-    """One line per repository: synced versus head, lag, items, errors, pending deliveries."""
+def repo_statuses(
+    engine: Engine, watched: Callable[[str], bool] = lambda _name: True
+) -> list[RepoStatus]:
+    """One line per repository: synced versus head, lag, items, errors, pending deliveries;
+    `watched(full_name)` says whether it is still watched (named or discovered)."""
     now = utcnow()
     with session_factory(engine)() as session:
         items = _counts(session, CatalogItem.repository_id, CatalogItem.deleted_at.is_(None))
@@ -75,6 +81,7 @@ def repo_statuses(engine: Engine) -> list[RepoStatus]:
             result.append(
                 RepoStatus(
                     repository=repo.full_name,
+                    watched=watched(repo.full_name),
                     branch=repo.branch,
                     synced_sha=repo.last_synced_sha,
                     head_sha=repo.head_sha,
@@ -114,6 +121,13 @@ def file_errors(engine: Engine) -> list[FileErrorView]:
             FileErrorView(name, e.git_path, e.blob_sha, e.message, e.first_seen_at)
             for name, e in session.execute(stmt)
         ]
+
+
+def repository_names(engine: Engine) -> dict[int, str]:
+    """Every repository's full name by id (items carry the id)."""
+    with session_factory(engine)() as session:
+        rows = session.execute(select(Repository.id, Repository.full_name))
+        return {repo_id: name for repo_id, name in rows}
 
 
 def live_items(engine: Engine, full_name: str | None = None) -> list[CatalogItem]:

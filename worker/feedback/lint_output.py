@@ -26,8 +26,8 @@ def passed(report: LintReport) -> bool:
 
 
 def as_text(report: LintReport) -> list[str]:
+    """Broken files and the count, for stdout (the CLI prints warnings on stderr)."""
     lines = [f"{e.path}: {e.message}" for e in report.errors]
-    lines += [f"warning: {w}" for w in report.warnings]
     lines.append(f"{len(report.items)} items, {len(report.errors)} errors")
     return lines
 

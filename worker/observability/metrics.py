@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, func, select
 
-from models import DeliveryStatus, Repository, SyncRun, WebhookDelivery, utcnow
+from models import DeliveryStatus, Repository, RunOutcome, SyncRun, WebhookDelivery, utcnow
 from models.db import retry_on_dead_connection
 from worker.feedback.metrics import FeedbackCollector
 from worker.observability.sync_lag import sync_lag_seconds
@@ -73,7 +73,7 @@ class DatabaseCollector(Collector):
         now = utcnow()
         with self.engine.connect() as conn:
             yield from _inbox_metrics(conn, now)
-            yield _runs_metric(conn)
+            yield from _runs_metrics(conn)
             yield from _repository_metrics(conn, now)
 
 
@@ -102,19 +102,44 @@ def _inbox_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:
     yield age
 
 
-def _runs_metric(conn: Connection) -> Metric:
+#: Outcomes that mean the table equals the repository's head afterwards.
+_SUCCESSES = (RunOutcome.SUCCESS.value, RunOutcome.NOOP.value)
+
+
+def _runs_metrics(conn: Connection) -> Iterator[Metric]:
+    """Runs by repository, trigger and outcome, and each repository's last successful run: a
+    failing repository is visible on its own, never masked by another one's successes."""
     runs = CounterMetricFamily(
         "catalog_sync_reconcile_runs",
-        "Reconcile runs recorded in sync_runs, by trigger and outcome.",
-        labels=["trigger", "outcome"],
+        "Reconcile runs recorded in sync_runs, by repository, trigger and outcome.",
+        labels=["repository", "trigger", "outcome"],
     )
-    for trigger, outcome, count in conn.execute(
-        select(SyncRun.trigger, SyncRun.outcome, func.count()).group_by(
-            SyncRun.trigger, SyncRun.outcome
-        )
+    for repository, trigger, outcome, count in conn.execute(
+        select(Repository.full_name, SyncRun.trigger, SyncRun.outcome, func.count())
+        .join(Repository, Repository.id == SyncRun.repository_id)
+        .group_by(Repository.full_name, SyncRun.trigger, SyncRun.outcome)
     ):
-        runs.add_metric([trigger, outcome], int(count))
-    return runs
+        runs.add_metric([repository, trigger, outcome], int(count))
+    yield runs
+    last = GaugeMetricFamily(
+        "catalog_sync_reconcile_last_success_timestamp_seconds",
+        "Unix time the last successful (or no-op) reconcile of the repository finished.",
+        labels=["repository"],
+    )
+    for repository, finished in conn.execute(
+        select(Repository.full_name, func.max(SyncRun.finished_at))
+        .join(Repository, Repository.id == SyncRun.repository_id)
+        .where(SyncRun.outcome.in_(_SUCCESSES), SyncRun.finished_at.is_not(None))
+        .group_by(Repository.full_name)
+    ):
+        if finished is not None:
+            last.add_metric([repository], _as_utc(finished).timestamp())
+    yield last
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A database timestamp as an aware UTC time (SQLite hands back naive ones)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _repository_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:

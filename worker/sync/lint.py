@@ -33,6 +33,8 @@ class LintReport:
     errors: list[FileError] = field(default_factory=list)
     #: Things worth a look that are not errors, e.g. no catalog root folder at all.
     warnings: list[str] = field(default_factory=list)
+    #: False when not one catalog root folder exists: a path typo, which `lint` fails on.
+    roots_found: bool = True
 
     @property
     def ok(self) -> bool:
@@ -51,6 +53,7 @@ def lint_folder(root: Path, rules: CatalogRules) -> LintReport:
         return report
     missing = [r for r in rules.roots if not (root / r).is_dir()]
     if len(missing) == len(rules.roots):
+        report.roots_found = False
         report.warnings.append(
             f"none of the catalog root folders ({', '.join(sorted(rules.roots))}) exists in {root}"
         )
