@@ -100,6 +100,7 @@ def test_ctrl_c_is_one_word_and_exit_130(tmp_path: Path, monkeypatch: pytest.Mon
         raise KeyboardInterrupt
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setattr("worker.discovery.watching.watched_specs", lambda *_args: [])
     monkeypatch.setattr("worker.cli.views.repo_statuses", interrupted)
     composition.reset()
     try:
