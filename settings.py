@@ -3,7 +3,7 @@
 One class, validated when a command starts (never at import), so that a typo in `CATALOG_REPOS`
 fails loudly at boot instead of silently watching nothing. Every bound is here, and a
 validation error renders as one line naming the variable, the bad entry and what is allowed
-(`settings_error_line`). Unknown `CATALOG_*`/`GITHUB_*` variables are warned about by name.
+(`worker.settings_errors`). Unknown `CATALOG_*`/`GITHUB_*` variables are warned about by name.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import annotated_types
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,7 +45,7 @@ DAY_S = 86_400
 MIB = 1_048_576
 
 
-def _show(value: object) -> str:
+def shown(value: object) -> str:
     """A value as an error message quotes it: repr, cut to a readable length."""
     text = str(value)
     if len(text) <= _SHOWN_CHARS:
@@ -73,13 +72,13 @@ class RepoSpec:
         name, _, branch = entry.partition("@")
         if not _REPO_RE.match(name) or ("@" in entry and not branch.strip()):
             raise ValueError(
-                f"CATALOG_REPOS entry {_show(entry)} is not 'owner/name', 'owner/name@branch' "
+                f"CATALOG_REPOS entry {shown(entry)} is not 'owner/name', 'owner/name@branch' "
                 "or 'owner/*'"
             )
         branch = branch.strip()
         if branch and not _BRANCH_RE.match(branch):
             raise ValueError(
-                f"CATALOG_REPOS entry {_show(entry)}: {_show(branch)} is not a git branch name "
+                f"CATALOG_REPOS entry {shown(entry)}: {shown(branch)} is not a git branch name "
                 "(at most 255 characters; no spaces, '..' or '~^:?*[\\'; not ending in '/', '.' or "
                 "'.lock')"
             )
@@ -119,13 +118,13 @@ def parse_roots(value: object) -> dict[str, str]:
             folder, sep, item_type = part.partition(":")
             if not sep:
                 raise ValueError(
-                    f"CATALOG_ROOTS entry {_show(part)} is not 'folder:type' (e.g. 'skills:skill')"
+                    f"CATALOG_ROOTS entry {shown(part)} is not 'folder:type' (e.g. 'skills:skill')"
                 )
             pairs.append((folder, item_type))
     roots: dict[str, str] = {}
     for raw_folder, raw_type in pairs:
         folder, item_type = raw_folder.strip().strip("/"), raw_type.strip()
-        entry = _show(f"{raw_folder.strip()}:{item_type}")
+        entry = shown(f"{raw_folder.strip()}:{item_type}")
         if not folder or "/" in folder or folder.startswith("."):
             raise ValueError(
                 f"CATALOG_ROOTS entry {entry}: the folder must be one top-level folder name "
@@ -215,7 +214,7 @@ class Settings(BaseSettings):
         login = value.strip().removeprefix("@")
         if not _LOGIN_RE.match(login):
             raise ValueError(
-                f"CATALOG_DEFAULT_AUTHOR {_show(value)} is not a GitHub login (1 to 39 letters, "
+                f"CATALOG_DEFAULT_AUTHOR {shown(value)} is not a GitHub login (1 to 39 letters, "
                 "digits, '-' or '_', starting with a letter or digit)"
             )
         return login
@@ -225,7 +224,7 @@ class Settings(BaseSettings):
     def _app_id(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[A-Za-z0-9._-]{1,100}$", value.strip()):
             raise ValueError(
-                f"GITHUB_APP_ID {_show(value)} is not a GitHub App id (its number, e.g. 123456, "
+                f"GITHUB_APP_ID {shown(value)} is not a GitHub App id (its number, e.g. 123456, "
                 "or its client id, e.g. Iv23li...)"
             )
         return value.strip() if value is not None else None
@@ -255,7 +254,7 @@ class Settings(BaseSettings):
     def _api_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(
-                f"GITHUB_API_URL {_show(value)} must be an http:// or https:// URL "
+                f"GITHUB_API_URL {shown(value)} must be an http:// or https:// URL "
                 "(e.g. https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise)"
             )
         return value.rstrip("/")
@@ -316,67 +315,6 @@ class Settings(BaseSettings):
             if spec.full_name.lower() == full_name.lower():
                 return spec
         return None
-
-
-# --- one line per mistake ----------------------------------------------------------------------
-
-#: Settings whose value an error line never quotes (credentials, or URLs that may hold them).
-_HIDDEN = frozenset(
-    {
-        "database_url",
-        "celery_broker_url",
-        "github_token",
-        "github_app_private_key",
-        "github_webhook_secret",
-    }
-)
-_BOUND_WORDS = (
-    (annotated_types.Gt, "gt", "more than"),
-    (annotated_types.Ge, "ge", "at least"),
-    (annotated_types.Lt, "lt", "less than"),
-    (annotated_types.Le, "le", "at most"),
-)
-
-
-def allowed(field: str) -> str:
-    """What a setting accepts, from its declared type and bounds: 'a whole number, at least 1
-    and at most 1000'."""
-    info = Settings.model_fields[field]
-    annotation = str(info.annotation)
-    kind = "a whole number" if "int" in annotation else "a finite number"
-    if "int" not in annotation and "float" not in annotation:
-        kind = "text"
-    bounds = [
-        f"{words} {_number(getattr(meta, attr))}"
-        for meta in info.metadata
-        for bound, attr, words in _BOUND_WORDS
-        if isinstance(meta, bound)
-    ]
-    return f"{kind}, {' and '.join(bounds)}" if bounds else kind
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _error_text(error: Mapping[str, Any]) -> str:
-    """One validation error as `VARIABLE='value': reason (allowed: ...)`."""
-    if error["type"] == "value_error":  # our validators' messages name the entry already
-        return str(error["ctx"]["error"])
-    field = str(error["loc"][0]) if error.get("loc") else ""
-    if field not in Settings.model_fields:
-        return str(error["msg"])
-    subject = field.upper()
-    if field not in _HIDDEN:
-        subject += f"={_show(error.get('input'))}"
-    reason = str(error["msg"])
-    return f"{subject}: {reason[:1].lower()}{reason[1:]} (allowed: {allowed(field)})"
-
-
-def settings_error_line(exc: ValidationError) -> str:
-    """A settings ValidationError as the one line an operator sees (no traceback)."""
-    texts = list(dict.fromkeys(_error_text(e) for e in exc.errors()))
-    return ("invalid setting: " if len(texts) == 1 else "invalid settings: ") + "; ".join(texts)
 
 
 # --- unknown variables -------------------------------------------------------------------------
@@ -443,6 +381,8 @@ def settings_or_exit(exit_code: int = 2) -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
+        from worker.settings_errors import settings_error_line  # rendering lives with the CLI's
+
         print(f"catalog-sync: {settings_error_line(exc)}", file=sys.stderr, flush=True)
         raise SystemExit(exit_code) from None
 

@@ -17,15 +17,8 @@ import pytest
 from pydantic import ValidationError
 
 from models.tables import User
-from settings import (
-    WARNED_MARK,
-    RepoSpec,
-    Settings,
-    allowed,
-    settings_error_line,
-    unknown_settings,
-    warn_unknown_settings,
-)
+from settings import WARNED_MARK, RepoSpec, Settings, unknown_settings, warn_unknown_settings
+from worker.settings_errors import allowed, settings_error_line
 
 MIB = 1_048_576
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 def load_settings() -> Settings:
     """The process settings; a malformed entry is a `CommandError` that names it."""
-    from settings import get_settings, settings_error_line
+    from settings import get_settings
+    from worker.settings_errors import settings_error_line
 
     try:
         return get_settings()

@@ -36,7 +36,7 @@ def explain(exc: Exception) -> CommandError:
     if isinstance(exc, CatalogSyncError):
         return CommandError(str(exc), 1)
     if isinstance(exc, ValidationError) and exc.title == "Settings":
-        from settings import settings_error_line
+        from worker.settings_errors import settings_error_line
 
         return CommandError(settings_error_line(exc), 2)
     if isinstance(exc, DBAPIError):
