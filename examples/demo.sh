@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # DATABASE_URL must not receive the example catalog.
 export DATABASE_URL="sqlite:///$PWD/catalog-sync.sqlite"
 export CATALOG_ROOTS="skills:skill,mcps:mcp,tools:tool"
+# The example is the one repository this demo watches (status would call it unwatched).
+export CATALOG_REPOS="example/catalog"
 cs=.venv/bin/catalog-sync
 echo "== catalog-sync db upgrade"; $cs db upgrade
 echo "== catalog-sync lint examples/catalog"; $cs lint examples/catalog
