@@ -56,8 +56,11 @@ lint: env
 typecheck: env
 	$(BIN)/mypy
 
+# Unit and integration tests on both cores (each worker starts its own servers); the e2e
+# tests, which time real processes, one at a time.
 test: env system-deps lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
 test-fast: env
 	$(BIN)/pytest tests/unit -q
