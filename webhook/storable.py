@@ -12,6 +12,8 @@ import re
 
 from sqlalchemy.exc import DataError
 
+from worker.sync.storable import text_problem
+
 #: What storing a value that slipped past these checks raises (psycopg2's NUL refusal and the
 #: drivers' UTF-8 encoding are `ValueError`s; a value too long for its column is a `DataError`).
 #: The receiver's store is one transaction, so on these nothing was written: a 400, not a 500.
@@ -23,14 +25,9 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 
 
 def is_storable(text: str) -> bool:
-    """Whether PostgreSQL and SQLite both store `text` unchanged: valid UTF-8, no NUL."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
+    """Whether PostgreSQL and SQLite both store `text` unchanged: valid UTF-8, no NUL (the
+    sync engine's own rule, `worker.sync.storable.text_problem`)."""
+    return text_problem(text) is None
 
 
 def is_git_ref(name: str) -> bool:
