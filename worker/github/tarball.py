@@ -20,6 +20,8 @@ import requests
 import urllib3
 
 from worker.errors import TransientSourceError
+from worker.github import tarstream
+from worker.github.tarstream import Member
 from worker.sync.entries import MODE_EXEC, MODE_FILE, MODE_SYMLINK, TreeEntry, blob_sha
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ class Tarballs:
         try:
             resp.raw.decode_content = True
             entries = tree_entries(cast(IO[bytes], tee))
-            tee.drain()  # whatever tarfile left unread (padding)
+            tee.drain()  # what the reader left unread (end-of-archive blocks, padding)
             if tee.failed is None:
                 self._spool = (sha, spool)
             else:
@@ -178,64 +180,44 @@ def members(
     stream: Any, wanted: Mapping[str, str], done: set[str], full_name: str
 ) -> Iterator[Pair]:
     """The wanted files of a gzipped tarball stream whose bytes are the wanted blobs."""
-    with tarfile.open(fileobj=stream, mode="r|gz") as archive:
-        for member in each_member(archive):
-            path = strip_prefix(member.name)
-            if not member.isfile() or path not in wanted or path in done:
-                continue
-            handle = archive.extractfile(member)
-            if handle is None:
-                continue
-            data = handle.read()
-            if blob_sha(data) != wanted[path]:
-                log.warning(
-                    "github.tarball.member_mismatch",
-                    extra={"repository": full_name, "path": path, "sha": wanted[path]},
-                )
-                continue
-            yield path, data
+
+    def want(member: Member) -> bool:
+        path = strip_prefix(member.name)
+        return path in wanted and path not in done
+
+    for member, data in tarstream.members(stream, want):
+        if data is None:
+            continue
+        path = strip_prefix(member.name)
+        if blob_sha(data) != wanted[path]:
+            log.warning(
+                "github.tarball.member_mismatch",
+                extra={"repository": full_name, "path": path, "sha": wanted[path]},
+            )
+            continue
+        yield path, data
 
 
 def tree_entries(stream: IO[bytes]) -> list[TreeEntry]:
     """Every file and symlink of a gzipped tarball stream, as git would list it."""
     entries: list[TreeEntry] = []
-    with tarfile.open(fileobj=stream, mode="r|gz") as archive:
-        for member in each_member(archive):
-            entry = tar_entry(archive, member)
-            if entry is not None:
-                entries.append(entry)
+    for member, data in tarstream.members(stream, lambda m: bool(strip_prefix(m.name))):
+        entry = tar_entry(member, data)
+        if entry is not None:
+            entries.append(entry)
     return entries
 
 
-def each_member(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """The members of a streamed archive, each forgotten once the next is read.
-
-    A `TarFile` keeps every `TarInfo` it has read in `members` (about 1 KB each: 200 MB for a
-    100,000-item catalog, whose tarball also holds a folder per item); a stream read once
-    never looks back, so the list is emptied as it goes.
-    """
-    while True:
-        member = archive.next()
-        if member is None:
-            return
-        cast(Any, archive).members.clear()  # not in typeshed: a plain list attribute
-        yield member
-
-
-def tar_entry(archive: tarfile.TarFile, member: tarfile.TarInfo) -> TreeEntry | None:
+def tar_entry(member: Member, data: bytes | None) -> TreeEntry | None:
     """A tar member as git would list it: blob SHA of the bytes (or of a link's target)."""
     path = strip_prefix(member.name)
     if not path:
         return None
-    if member.issym():
-        target = member.linkname.encode()
+    if member.kind == "symlink":
+        target = member.linkname.encode("utf-8", "surrogateescape")
         return TreeEntry(path, blob_sha(target), MODE_SYMLINK, len(target))
-    if not member.isfile():
+    if member.kind != "file" or data is None:
         return None
-    handle = archive.extractfile(member)
-    if handle is None:
-        return None
-    data = handle.read()
     mode = MODE_EXEC if member.mode & 0o100 else MODE_FILE
     return TreeEntry(path, blob_sha(data), mode, len(data))
 

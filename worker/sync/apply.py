@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from models import CatalogFileError, CatalogItem, ItemType
+from models.copy import bulk_insert
 from worker.sync.parse import ParsedItem
 from worker.sync.people import resolve_people
 from worker.sync.plan import Move, Plan, RowState
@@ -295,8 +296,7 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
         counts.restored += row.deleted and not moved
         counts.updated += not (row.deleted or moved)
         counts.details.append((kind, path))
-    for chunk in _chunks(inserts):
-        session.execute(insert(CatalogItem), chunk)
+    bulk_insert(session, CatalogItem, inserts)
     for chunk in _chunks(updates):
         session.execute(update(CatalogItem), chunk)
 

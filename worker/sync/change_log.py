@@ -24,6 +24,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from models import CatalogItem, CatalogItemChange, RunOutcome, SyncRun, utcnow
+from models.copy import bulk_insert
 from worker.sync.changes import Commit, RowAfter, Stamp, change_rows
 from worker.sync.folder import LocalSource
 from worker.sync.plan import RowState
@@ -106,10 +107,26 @@ def take_feed_lock(session: Session) -> None:
 
 
 def insert_changes(session: Session, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Append change rows (the caller holds the feed lock); their first and last cursor."""
-    stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
-    ids = list(session.execute(stmt, rows).scalars())
+    """Append change rows (the caller holds the feed lock); their first and last cursor.
+
+    PostgreSQL: the ids are drawn from the column's own sequence in one round trip, then the
+    rows go in by COPY (`models.copy`); elsewhere an INSERT ... RETURNING.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
+        ids = list(session.execute(stmt, rows).scalars())
+        return min(ids), max(ids)
+    ids = list(session.execute(_NEXT_IDS, {"n": len(rows)}).scalars())
+    bulk_insert(
+        session, CatalogItemChange, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+    )
     return min(ids), max(ids)
+
+
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('catalog_item_changes', 'id')) "
+    "FROM generate_series(1, :n)"
+)
 
 
 def announce(session: Session, fields: dict[str, Any], first: int, last: int) -> None:

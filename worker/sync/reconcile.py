@@ -37,6 +37,7 @@ from worker.sync.entries import blob_sha
 from worker.sync.layout import CatalogRules, classify
 from worker.sync.parse import FileError, parse_item
 from worker.sync.plan import Plan, RowState, Wanted, check_safe, plan_reconcile
+from worker.sync.prefetch import prefetched
 from worker.sync.repo_state import due_repositories
 from worker.sync.run import Options, Progress, ReconcileRequest, Result
 from worker.sync.source import Head, Listing, Source
@@ -219,9 +220,6 @@ def _apply(
             rows = _load_rows(session, repository_id)
             plan = _plan(session, repository_id, listing, types, rows, request, options, result)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold
-            outcomes = read_and_parse(
-                job.source, listing, plan.fetch, rules, bulk, request.progress
-            )
             target = Target(
                 repository_id=repository_id,
                 rows={r.path: r for r in rows},
@@ -230,7 +228,9 @@ def _apply(
                 default_author=options.default_author,
                 now=utcnow(),
             )
-            result.counts = apply_plan(session, target, plan, outcomes)
+            reads = read_and_parse(job.source, listing, plan.fetch, rules, bulk, request.progress)
+            with prefetched(reads) as outcomes:  # the next batch is read while one is written
+                result.counts = apply_plan(session, target, plan, outcomes)
             if request.dry_run:
                 raise _DryRunDone
             run_id = change_log.record(

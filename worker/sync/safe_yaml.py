@@ -155,13 +155,35 @@ def compose_yaml(data: bytes) -> yaml.Node | None:
 def load_yaml(text: str, line_offset: int, what: str) -> Any:
     """The first (only) YAML document of `text`; `what` names it in the error for an empty one."""
     try:
-        _check_yaml_events(text, line_offset)
-        documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+        if needs_event_check(text):
+            _check_yaml_events(text, line_offset)
+        loaded = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - the safe (C) loader
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, line_offset) from None
-    if not documents or documents[0] is None:
+    if loaded is None:
         raise InvalidFileError(f"{what} is empty; it needs a mapping with at least `name`")
-    return documents[0]
+    return loaded
+
+
+#: Texts this short cannot hold MAX_VALUES values (a value takes at least half a character).
+SCREEN_MAX_CHARS = 2_000
+#: Characters that open a collection: flow brackets, a block sequence's `-`, a key's `?`/`:`.
+_COLLECTION_INDICATORS = "[{-?:"
+
+
+def needs_event_check(text: str) -> bool:
+    """False when `text` cannot break a rule `_check_yaml_events` enforces, by its characters.
+
+    Most catalog front matter is a few short lines: no anchor or alias (no `&` or `*`), one
+    document (no `---` or `...`), fewer collection indicators than MAX_DEPTH (so it cannot nest
+    deeper) and short enough for MAX_VALUES. Such a text skips the event pass and is parsed
+    once; anything else, however innocent, takes the checked path.
+    """
+    if len(text) > SCREEN_MAX_CHARS or "&" in text or "*" in text:
+        return True
+    if "---" in text or "..." in text or "%" in text:
+        return True
+    return sum(text.count(c) for c in _COLLECTION_INDICATORS) >= MAX_DEPTH
 
 
 def _too_many(where: str) -> InvalidFileError:
