@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from models import CatalogFileError, CatalogItem, ItemType
 from models.copy import bulk_insert
+from worker.sync.changes import RowAfter
 from worker.sync.parse import ParsedItem
 from worker.sync.people import resolve_people
 from worker.sync.plan import Move, Plan, RowState
@@ -45,6 +46,8 @@ class Counts:
     errors: int = 0
     #: (change, path) for every row that changed: what `verify` reports as drift.
     details: list[tuple[str, str]] = field(default_factory=list)
+    #: Each changed path's row as written (id, blob): the change feed needs no re-read.
+    after: dict[str, RowAfter] = field(default_factory=dict)
     #: Wanted files the source did not give: the run must not claim its head (retried).
     unread: list[str] = field(default_factory=list)
 
@@ -57,6 +60,7 @@ class Counts:
             if isinstance(value, int):
                 setattr(self, key, getattr(self, key) + value)
         self.details.extend(other.details)
+        self.after.update(other.after)
         self.unread.extend(other.unread)
 
     @property
@@ -121,6 +125,8 @@ class Target:
     commit_sha: str | None
     default_author: str
     now: datetime
+    #: Keys of the error rows the repository had when planned: only those can need deleting.
+    error_keys: frozenset[str] = frozenset()
 
 
 _COMPARED = ("type", "name", "description", "tags", "author_id", "team_id", "meta", "blob_sha")
@@ -135,7 +141,7 @@ def apply_plan(session: Session, target: Target, plan: Plan, outcomes: Iterable[
     counts = Counts(unchanged=len(plan.unchanged))
     pure = [m for m in plan.moves if not m.reread]
     rereads = [m for m in plan.moves if m.reread]
-    _apply_moves(session, pure, target.commit_sha, target.now, counts)
+    _apply_moves(session, pure, target, counts)
     _apply_deletes(session, plan, target.now, counts)
     _clear_errors(session, target, plan.clear_errors)
     target = _with_rereads(target, rereads)
@@ -146,9 +152,7 @@ def apply_plan(session: Session, target: Target, plan: Plan, outcomes: Iterable[
         counts.errors += len(done.failed) + len(outcome.unread)
         counts.unread.extend(sorted(outcome.unread))
     counts.errors += len(plan.kept_errors)
-    _drop_failed_rereads(
-        session, target.now, [m for m in rereads if m.new_path not in written], counts
-    )
+    _drop_failed_rereads(session, target, [m for m in rereads if m.new_path not in written], counts)
     return counts
 
 
@@ -163,12 +167,15 @@ def _with_rereads(target: Target, rereads: list[Move]) -> Target:
 
 
 def _drop_failed_rereads(
-    session: Session, now: datetime, failed: list[Move], counts: Counts
+    session: Session, target: Target, failed: list[Move], counts: Counts
 ) -> None:
     """A renamed file that no longer parses (or was not read): its old row goes, like a delete."""
-    _set_deleted_at(session, [m.row_id for m in failed], now, now)
+    _set_deleted_at(session, [m.row_id for m in failed], target.now, target.now)
     counts.deleted += len(failed)
     counts.details.extend(("deleted", m.old_path) for m in failed)
+    counts.after.update(
+        (m.old_path, RowAfter(m.row_id, target.rows[m.old_path].sha)) for m in failed
+    )
 
 
 def _write_batch(session: Session, target: Target, outcome: Outcome, counts: Counts) -> Outcome:
@@ -207,9 +214,8 @@ def _refused_value(exc: BaseException) -> bool:
     return isinstance(exc, StatementError | ValueError | TypeError | OverflowError)
 
 
-def _apply_moves(
-    session: Session, moves: list[Move], commit_sha: str | None, now: datetime, counts: Counts
-) -> None:
+def _apply_moves(session: Session, moves: list[Move], target: Target, counts: Counts) -> None:
+    commit_sha, now = target.commit_sha, target.now
     if moves:
         session.execute(
             update(CatalogItem),
@@ -227,6 +233,8 @@ def _apply_moves(
         )
     counts.moved += len(moves)
     counts.details.extend(("moved", m.new_path) for m in moves)
+    rows = target.rows
+    counts.after.update((m.new_path, RowAfter(m.row_id, rows[m.old_path].sha)) for m in moves)
 
 
 def _apply_deletes(session: Session, plan: Plan, now: datetime, counts: Counts) -> None:
@@ -236,6 +244,7 @@ def _apply_deletes(session: Session, plan: Plan, now: datetime, counts: Counts) 
     _set_deleted_at(session, [r.id for r in plan.restores], None, now)
     counts.restored = len(plan.restores)
     counts.details.extend(("restored", r.path) for r in plan.restores)
+    counts.after.update((r.path, RowAfter(r.id, r.sha)) for r in [*plan.deletes, *plan.restores])
 
 
 def _set_deleted_at(
@@ -269,10 +278,11 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
         values = _values(item, sha, item_type, users, teams, default_author, target.commit_sha)
         row = rows.get(path)
         if row is None:
+            ident = uuid.uuid4()
             inserts.append(
                 {
                     **values,
-                    "id": uuid.uuid4(),
+                    "id": ident,
                     "repository_id": target.repository_id,
                     "git_path": path,
                     "usage_count": 0,
@@ -282,6 +292,7 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
             )
             counts.added += 1
             counts.details.append(("added", path))
+            counts.after[path] = RowAfter(ident, sha)
             continue
         old = current.get(row.id, {})
         moved = row.path != path  # a re-read move: the row follows the file to its new path
@@ -296,6 +307,7 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
         counts.restored += row.deleted and not moved
         counts.updated += not (row.deleted or moved)
         counts.details.append((kind, path))
+        counts.after[path] = RowAfter(row.id, sha)
     bulk_insert(session, CatalogItem, inserts)
     for chunk in _chunks(updates):
         session.execute(update(CatalogItem), chunk)
@@ -328,7 +340,8 @@ def _clear_errors(session: Session, target: Target, keys: Iterable[str]) -> None
 def _apply_errors(session: Session, target: Target, outcome: Outcome) -> None:
     """Forget errors of files that parsed (or failed anew); record this batch's failures."""
     commit_sha, now = target.commit_sha, target.now
-    _clear_errors(session, target, [error_path(p) for p in [*outcome.parsed, *outcome.failed]])
+    keys = (error_path(p) for p in [*outcome.parsed, *outcome.failed])
+    _clear_errors(session, target, [k for k in keys if k in target.error_keys])
     if outcome.failed:
         session.execute(
             insert(CatalogFileError),

@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from models import CatalogItem, CatalogItemChange, RunOutcome, SyncRun, utcnow
+from models import CatalogItemChange, RunOutcome, SyncRun, utcnow
 from models.copy import bulk_insert
-from worker.sync.changes import Commit, RowAfter, Stamp, change_rows
+from worker.sync.changes import Commit, Stamp, change_rows
 from worker.sync.folder import LocalSource
 from worker.sync.plan import RowState
 from worker.sync.run import Result
@@ -69,10 +69,8 @@ def record(
     first = last = 0
     for i in range(0, len(details), _CHUNK):  # a batch at a time: a cold start has many
         chunk = details[i : i + _CHUNK]
-        after = _rows_after(session, repository_id, {path for _, path in chunk})
-        low, last = insert_changes(
-            session, change_rows(chunk, moved_from, rows_before, after, stamp)
-        )
+        rows = change_rows(chunk, moved_from, rows_before, result.counts.after, stamp)
+        low, last = insert_changes(session, rows)
         first = first or low
     announce(session, {"run_id": run_id, "repository": result.full_name}, first, last)
     log.info(
@@ -137,14 +135,6 @@ def announce(session: Session, fields: dict[str, Any], first: int, last: int) ->
     session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
     )
-
-
-def _rows_after(session: Session, repository_id: int, paths: set[str]) -> dict[str, RowAfter]:
-    """The changed paths' rows as the apply left them (one batch of paths)."""
-    stmt = select(CatalogItem.git_path, CatalogItem.id, CatalogItem.blob_sha).where(
-        CatalogItem.repository_id == repository_id, CatalogItem.git_path.in_(sorted(paths))
-    )
-    return {path: RowAfter(ident, sha) for path, ident, sha in session.execute(stmt)}
 
 
 def commit_of(source: Source, sha: str | None) -> Commit:

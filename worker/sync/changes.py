@@ -26,7 +26,7 @@ class Commit:
     committed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowAfter:
     """A changed row as the apply left it."""
 

@@ -218,7 +218,8 @@ def _apply(
             rules = rules_for(session, repository_id, job.source, listing, options.rules)
             types = classify(listing.entries, rules)
             rows = _load_rows(session, repository_id)
-            plan = _plan(session, repository_id, listing, types, rows, request, options, result)
+            errors = _load_errors(session, repository_id)
+            plan = _plan(listing, types, rows, errors, request, options, result)
             bulk = not rows or len(plan.fetch) > options.tarball_threshold
             target = Target(
                 repository_id=repository_id,
@@ -227,6 +228,7 @@ def _apply(
                 commit_sha=listing.commit_sha,
                 default_author=options.default_author,
                 now=utcnow(),
+                error_keys=frozenset(errors),
             )
             reads = read_and_parse(job.source, listing, plan.fetch, rules, bulk, request.progress)
             with prefetched(reads) as outcomes:  # the next batch is read while one is written
@@ -278,11 +280,10 @@ def _take(
 
 
 def _plan(
-    session: Session,
-    repository_id: int,
     listing: Listing,
     types: dict[str, ItemType],
     rows: list[RowState],
+    errors: dict[str, str],
     request: ReconcileRequest,
     options: Options,
     result: Result,
@@ -293,7 +294,7 @@ def _plan(
     plan = plan_reconcile(
         desired,
         rows,
-        _load_errors(session, repository_id),
+        errors,
         full=request.full,
         complete=listing.complete,
     )
