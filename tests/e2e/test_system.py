@@ -187,6 +187,8 @@ def test_kill_9_worker_mid_reconcile(system: System, figures: Figures) -> None:
         converged = time.monotonic()
         wait_until(lambda: system.db.delivery_status(guid) == "done", 30, 0.1, "delivery done")
         done = time.monotonic()
+        # The watcher samples on its own clock: give it time to read the converged table too.
+        wait_until(lambda: watcher.seen["new"] > 0, 10, 0.01, "the watcher reading the new tree")
     assert not watcher.partial, f"partial states seen: {watcher.partial[:10]}"
     assert watcher.seen["old"] > 0 and watcher.seen["new"] > 0, watcher.seen
     runs = system.db.runs()
