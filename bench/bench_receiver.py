@@ -87,7 +87,7 @@ def run(ctx: Context) -> list[Figure]:
         for n in range(ctx.repeats):
             for name, server in servers.items():
                 requests = int(THROUGHPUT_REQUESTS * scale)
-                closed = measured(
+                closed = _measured(
                     meters, requests, lambda p=server.port, r=requests: load(p, body, "closed", r)
                 )
                 results[name]["closed"].append(closed)
@@ -155,7 +155,7 @@ def _settle(meters: dict[str, Callable[[], float]], timeout: float = 10.0) -> No
             return
 
 
-def measured(
+def _measured(
     meters: dict[str, Callable[[], float]], requests: int, run: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """`run()`'s result, with the CPU milliseconds per request each process group spent in it."""
@@ -348,7 +348,8 @@ def _cpu_figures(name: str, sides: dict[str, list[dict[str, Any]]]) -> list[Figu
         for run in runs:
             for key, value in run["cpu_ms"].items():
                 parts.setdefault(key, []).append(value)
-        split = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in parts.items())
+        medians = {k: statistics.median(v) for k, v in parts.items()}
+        split = ", ".join(f"{k} {v:.2f}" for k, v in medians.items() if v >= 0.005)
         figures.append(
             Figure(
                 name,
