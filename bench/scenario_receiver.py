@@ -6,7 +6,10 @@ Environment: DATABASE_URL, CELERY_BROKER_URL, GITHUB_WEBHOOK_SECRET, CATALOG_REP
 receiver. Sends REQUESTS signed pushes through Flask's test client (no HTTP, no gunicorn) with the
 inbox's database calls (`store_delivery`, and `mark_queued` if the receiver calls it) and the
 broker publish timed, each net of the others it calls; the rest is Flask, the signature,
-parsing, metrics and the log line. Prints one JSON line of milliseconds per delivery.
+parsing, metrics and the log line. Also this process's CPU time per delivery (PostgreSQL's
+and Redis's own are not in it), and the same requests to `bench.bare_app` through the same
+test client: what Flask alone costs here, which no receiver can go below. Prints one JSON line
+of milliseconds per delivery.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
+from bench import floor_app
+from bench.bare_app import create_app as bare_app
 from bench.common import emit
 from webhook import create_app
 from worker.inbox import status, store
@@ -71,7 +77,39 @@ def main() -> None:
         # whichever the receiver calls (it calls them through their modules)
         setattr(module, name, timers.wrap(name.replace("_", " "), getattr(module, name)))
 
+    post = signed_post(client, body, signature)
+
     def send() -> None:
+        status_code = post()
+        if status_code != 202:
+            raise SystemExit(f"receiver answered {status_code}")
+
+    for _ in range(20):  # warm: pools, connections, caches
+        send()
+    spent.clear()
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.requests):
+        send()
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
+    per = {k: v / args.requests * 1000 for k, v in spent.items()}
+    per["rest"] = total / args.requests * 1000 - sum(per.values())
+    emit(
+        {
+            "total_ms": total / args.requests * 1000,
+            "cpu_ms": cpu / args.requests * 1000,
+            "ms": per,
+            "floor_ms": floors(app.extensions["catalog_sync"].engine, args.requests),
+            "bare_flask_ms": bare_flask(
+                signed_post(bare_app().test_client(), body, signature), args.requests
+            ),
+        }
+    )
+
+
+def signed_post(client: FlaskClient, body: bytes, signature: str) -> Callable[[], int]:
+    """A function that POSTs one signed push (a new delivery id each time); returns the status."""
+
+    def post() -> int:
         headers = {
             "Content-Type": "application/json",
             "X-GitHub-Event": "push",
@@ -79,26 +117,19 @@ def main() -> None:
             "X-GitHub-Hook-ID": "109948940",
             "X-Hub-Signature-256": signature,
         }
-        response = client.post("/webhooks/github", data=body, headers=headers)
-        if response.status_code != 202:
-            raise SystemExit(f"receiver answered {response.status_code}: {response.data!r}")
+        return client.post("/webhooks/github", data=body, headers=headers).status_code
 
-    for _ in range(20):  # warm: pools, connections, caches
-        send()
-    spent.clear()
+    return post
+
+
+def bare_flask(post: Callable[[], int], requests: int) -> float:
+    """Milliseconds per request of `bench.bare_app` (202, nothing else) through the test client."""
+    for _ in range(20):
+        post()
     start = time.perf_counter()
-    for _ in range(args.requests):
-        send()
-    total = time.perf_counter() - start
-    per = {k: v / args.requests * 1000 for k, v in spent.items()}
-    per["rest"] = total / args.requests * 1000 - sum(per.values())
-    emit(
-        {
-            "total_ms": total / args.requests * 1000,
-            "ms": per,
-            "floor_ms": floors(app.extensions["catalog_sync"].engine, args.requests),
-        }
-    )
+    for _ in range(requests):
+        post()
+    return (time.perf_counter() - start) / requests * 1000
 
 
 def floors(engine: Engine, requests: int) -> dict[str, float]:
@@ -109,26 +140,19 @@ def floors(engine: Engine, requests: int) -> dict[str, float]:
     """
     raw = engine.raw_connection()
     client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    message = b"x" * 1500
     try:
         cur = raw.cursor()
         started = time.perf_counter()
         for _ in range(requests):
-            cur.execute(
-                "INSERT INTO webhook_deliveries (delivery_id, event, repository_full_name,"
-                " ref, before_sha, after_sha, forced, status, attempts, received_at, updated_at)"
-                " VALUES (%s, 'push', 'bench/floor', 'refs/heads/main', %s, %s, false, 'queued',"
-                " 0, now(), now()) ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
-                (str(uuid.uuid4()), "0" * 40, "1" * 40),
-            )
+            cur.execute(floor_app.INSERT, (str(uuid.uuid4()), "0" * 40, "1" * 40))
             cur.fetchone()
             raw.commit()
         insert_ms = (time.perf_counter() - started) / requests * 1000
         started = time.perf_counter()
         for _ in range(requests):
-            client.lpush("bench-floor", message)
+            client.lpush(floor_app.KEY, floor_app.MESSAGE)
         push_ms = (time.perf_counter() - started) / requests * 1000
-        client.delete("bench-floor")
+        client.delete(floor_app.KEY)
     finally:
         raw.close()
         client.close()

@@ -8,6 +8,7 @@ event and watch filters (200 pong / 202 ignored) → stored (202 queued / 200 du
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -79,9 +80,9 @@ def github_webhook() -> tuple[Response, int]:
     event = request.headers.get("X-GitHub-Event", "")
     delivery_id = request.headers.get("X-GitHub-Delivery", "")
     answer = _receive(deps(), event, delivery_id)
-    label = event if event in _KNOWN_EVENTS else "other"
-    metrics.DELIVERIES.labels(label, answer.outcome).inc()
-    metrics.RECEIVER_LATENCY.labels(answer.outcome).observe(time.perf_counter() - started)
+    counted, timed = _metric_children(event if event in _KNOWN_EVENTS else "other", answer.outcome)
+    counted.inc()
+    timed.observe(time.perf_counter() - started)
     level = logging.INFO if answer.code < 400 else logging.WARNING
     log.log(
         level,
@@ -96,6 +97,16 @@ def github_webhook() -> tuple[Response, int]:
         },
     )
     return jsonify(answer.body), answer.code
+
+
+@functools.cache
+def _metric_children(event: str, outcome: str) -> tuple[Any, Any]:
+    """The delivery counter's and the latency histogram's children for one (event, outcome).
+
+    Built once per pair (both are bounded sets): `.labels()` validates, takes a lock and
+    builds a key on every call.
+    """
+    return metrics.DELIVERIES.labels(event, outcome), metrics.RECEIVER_LATENCY.labels(outcome)
 
 
 def _receive(d: Deps, event: str, delivery_id: str) -> Answer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,39 @@ def test_publishes_reuse_one_redis_connection_and_arrive_in_order(redis_url: str
             message.ack()
         queue.close()
     assert sorted(ids) == sorted(f"d-{i}" for i in range(50))
+
+
+def test_publish_sends_the_message_send_task_sends(redis_url: str) -> None:
+    """The publisher skips `send_task`'s per-call routing, not its message: same headers,
+    properties and body as `send_task` to the same queue, and the queue is bound as before."""
+    celery = make_celery(Settings(celery_broker_url=redis_url))
+    client = redis.Redis.from_url(redis_url)
+    kwargs = {"full_name": "octo/catalog", "trigger": "webhook", "delivery_id": "d-1", "full": True}
+    Publisher(celery).enqueue_reconcile("octo/catalog", "webhook", delivery_id="d-1", full=True)
+    with celery.connection_for_write() as conn:
+        celery.send_task(
+            RECONCILE_TASK,
+            kwargs=kwargs,
+            queue=QUEUE_NAME,
+            connection=conn,
+            argsrepr="()",
+            kwargsrepr=repr(kwargs),
+        )
+    ours, theirs = (json.loads(raw) for raw in client.lrange(QUEUE_NAME, 0, -1)[::-1])
+    assert client.smembers(f"_kombu.binding.{QUEUE_NAME}")  # declared, as send_task would
+    assert base64.b64decode(ours["body"]) == base64.b64decode(theirs["body"])
+    per_message = {"id", "root_id", "correlation_id", "delivery_tag", "reply_to"}
+    for part in ("headers", "properties"):
+        assert ours[part].keys() == theirs[part].keys()
+        for key in ours[part].keys() - per_message:
+            assert ours[part][key] == theirs[part][key], (part, key)
+    assert {k: v for k, v in ours.items() if k not in ("headers", "properties")} == {
+        k: v for k, v in theirs.items() if k not in ("headers", "properties")
+    }
+
+
+def test_publish_with_countdown_carries_an_eta(redis_url: str) -> None:
+    celery = make_celery(Settings(celery_broker_url=redis_url))
+    Publisher(celery).enqueue_reconcile("octo/catalog", "rate_limited", countdown=60)
+    raw = redis.Redis.from_url(redis_url).lrange(QUEUE_NAME, 0, 0)[0]
+    assert json.loads(raw)["headers"]["eta"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,7 +123,7 @@ def _store(
             conn.execute(
                 update(Repository).where(Repository.id == repo_id).values(hook_id=delivery.hook_id)
             )
-            _REPO_IDS.pop((str(engine.url), delivery.repository_full_name or ""), None)
+            _REPO_IDS.pop((_database(engine), delivery.repository_full_name or ""), None)
         queued = publish is not None and _publish(publish, delivery)
         if publish is not None and not queued:
             conn.execute(
@@ -149,13 +150,23 @@ def _insert_delivery(dialect_name: str) -> Any:
 
 #: (database, full_name) -> (repository id, hook id), so the hot path skips a query.
 _REPO_IDS: dict[tuple[str, str], tuple[int, int | None]] = {}
+#: engine -> its URL as text: rendering (or hashing) a URL per push costs more than the lookup.
+_DATABASES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _database(engine: Engine) -> str:
+    """The database an engine points at, as `_REPO_IDS` keys it (engines for one URL share)."""
+    name = _DATABASES.get(engine)
+    if name is None:
+        name = _DATABASES[engine] = str(engine.url)
+    return name
 
 
 def _repository_ids(
     engine: Engine, conn: Connection, delivery: DeliveryIn
 ) -> tuple[int, int | None]:
     assert delivery.repository_full_name is not None
-    key = (str(engine.url), delivery.repository_full_name)
+    key = (_database(engine), delivery.repository_full_name)
     cached = _REPO_IDS.get(key)
     if cached is not None:
         return cached
