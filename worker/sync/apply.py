@@ -145,10 +145,11 @@ def apply_plan(session: Session, target: Target, plan: Plan, outcomes: Iterable[
     _apply_deletes(session, plan, target.now, counts)
     _clear_errors(session, target, plan.clear_errors)
     target = _with_rereads(target, rereads)
-    written: set[str] = set()
+    reread_paths = {m.new_path for m in rereads}
+    written: set[str] = set()  # re-read moves whose new path was written
     for outcome in outcomes:
         done = _write_batch(session, target, outcome, counts)
-        written.update(done.parsed)
+        written.update(p for p in done.parsed if p in reread_paths)
         counts.errors += len(done.failed) + len(outcome.unread)
         counts.unread.extend(sorted(outcome.unread))
     counts.errors += len(plan.kept_errors)

@@ -349,26 +349,25 @@ def read_and_parse(
     claim the head, so the next run tries them again.
     """
     size = batch_size or BATCH_SIZE
-    seen: set[str] = set()
+    pending = set(wanted)  # shrinks as files arrive: memory falls while the batches are written
     batch = Outcome()
     total = len(wanted)
     head = Head(sha=listing.commit_sha)
     for path, data in source.read(head, wanted, bulk=bulk):
         sha = wanted.get(path)
-        if sha is None or path in seen or blob_sha(data) != sha:
+        if path not in pending or sha is None or blob_sha(data) != sha:
             continue  # unasked, repeated, or raced ahead of the listing: the next run settles it
-        seen.add(path)
+        pending.discard(path)
         parsed = parse_item(path, data, rules)
         if isinstance(parsed, FileError):
             batch.failed[path] = (sha, parsed.message)
         else:
             batch.parsed[path] = (sha, parsed)
         if progress is not None:
-            progress(len(seen), total)
+            progress(total - len(pending), total)
         if len(batch.parsed) + len(batch.failed) >= size:
             yield batch
             batch = Outcome()
-    for path, sha in wanted.items():
-        if path not in seen:
-            batch.unread[path] = sha
+    for path in sorted(pending):
+        batch.unread[path] = wanted[path]
     yield batch
