@@ -49,11 +49,11 @@ class Figure:
 
     def cell(self) -> str:
         lo, hi = min(self.values), max(self.values)
-        med = _fmt(self.median)
-        return med if lo == hi else f"{med} ({_fmt(lo)} to {_fmt(hi)})"
+        med = fmt(self.median)
+        return med if lo == hi else f"{med} ({fmt(lo)} to {fmt(hi)})"
 
 
-def _fmt(value: float) -> str:
+def fmt(value: float) -> str:
     if value == int(value) and abs(value) >= 1:
         return f"{int(value):,}"
     if abs(value) >= 100:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.common import ROOT, Figure, machine
 from bench.context import LATENCY, Context, log
+from bench.summary import issue_section
 
 #: Name on the command line -> module; run in this order.
 BENCHMARKS = {
@@ -183,6 +184,9 @@ def results_markdown(
         "- The receiver's floor is measured, not assumed: `bench.floor_app` makes the same two "
         "writes through the bare drivers behind a bare Flask endpoint under the same gunicorn "
         "command, and every closed-loop run reports the CPU each process spent per request.",
+        "",
+        *issue_section(figures),
+        "## All figures",
         "",
         table(figures),
     ]
