@@ -105,3 +105,18 @@ def test_concatenated_gzip_members_read_as_one_stream():
     assert [(m.name, b) for m, b in tarstream.members(io.BytesIO(data), lambda m: True)] == [
         ("a.md", b"A")
     ]
+
+
+def test_an_oversized_extended_header_is_refused_before_it_is_read():
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type, info.size = tarfile.XHDTYPE, tarstream.MAX_HEADER_DATA + 1
+    header = info.tobuf(tarfile.USTAR_FORMAT)
+    with pytest.raises(tarfile.ReadError, match="extended header"):
+        list(tarstream.members(io.BytesIO(gzip.compress(header)), lambda m: True))
+
+
+def test_a_compression_bomb_is_inflated_a_chunk_at_a_time():
+    raw = gzip.decompress(archive([("a.md", "file", b"\0" * 20_000_000, 0o644, "")], 0))
+    stream = tarstream.Inflated(io.BytesIO(gzip.compress(raw)))
+    assert stream.read(512)[:4] in (b"a.md", b"././")  # the first header
+    assert len(stream._buffer) <= 2 * 1024 * 1024  # not the 20 MB the file inflates to

@@ -22,6 +22,9 @@ from typing import Any
 
 BLOCK = 512
 _CHUNK = 64 * 1024
+_OUT_CHUNK = 1024 * 1024
+#: A pax header or GNU long name larger than this is refused: real ones are a few hundred bytes.
+MAX_HEADER_DATA = 1024 * 1024
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s12x")
 _REGULAR = (b"0", b"\0", b"7")
 _SYMLINK = b"2"
@@ -40,11 +43,16 @@ class Member:
 
 
 class Inflated:
-    """The decompressed bytes of a gzip stream (several gzip members in a row included)."""
+    """The decompressed bytes of a gzip stream (several gzip members in a row included).
+
+    At most `_OUT_CHUNK` bytes are inflated at a time, so a small, highly compressed input
+    never lands in memory whole.
+    """
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
         self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""  # compressed bytes read but not inflated yet
         self._buffer = bytearray()
         self._eof = False
 
@@ -65,22 +73,24 @@ class Inflated:
             size -= step
 
     def _fill(self) -> bool:
-        while not self._eof:
-            compressed = self._raw.read(_CHUNK)
-            if not compressed:
-                self._eof = True
-                break
-            self._feed(compressed)
-            if self._buffer:
+        """Inflate some more into the buffer; False at the end of the stream."""
+        while True:
+            if not self._pending:
+                if self._eof:
+                    return False
+                self._pending = self._raw.read(_CHUNK)
+                if not self._pending:
+                    self._eof = True
+                    return False
+            out = self._inflate.decompress(self._pending, _OUT_CHUNK)
+            if self._inflate.eof:  # a next gzip member may follow
+                self._pending = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=31)
+            else:
+                self._pending = self._inflate.unconsumed_tail
+            if out:
+                self._buffer += out
                 return True
-        return False
-
-    def _feed(self, compressed: bytes) -> None:
-        while compressed:
-            self._buffer += self._inflate.decompress(compressed)
-            compressed = self._inflate.unused_data
-            if self._inflate.eof:
-                self._inflate = zlib.decompressobj(wbits=31)  # a next gzip member, if any
 
 
 def members(raw: Any, want: Callable[[Member], bool]) -> Iterator[tuple[Member, bytes | None]]:
@@ -98,6 +108,8 @@ def members(raw: Any, want: Callable[[Member], bool]) -> Iterator[tuple[Member, 
         _check_sum(block, fields[6])
         kind, size = fields[7], _number(fields[4])
         if kind in (b"x", b"g", b"L", b"K"):
+            if size > MAX_HEADER_DATA:
+                raise tarfile.ReadError(f"a tar extended header of {size:,} bytes")
             data = _data(stream, size)
             if kind == b"x":
                 pending_pax = _pax(data)
