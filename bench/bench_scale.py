@@ -32,6 +32,10 @@ def run(ctx: Context) -> list[Figure]:
     points: dict[int, dict[str, list[dict[str, Any]]]] = {}
     for items in (small, mid):
         points[items] = cold_runs(ctx, items)
+    for items in ctx.scale_between:  # the curve between the cold-sync sizes and the largest
+        one = ours(ctx, items)
+        points[items] = {"ours": [one], "baseline": []}
+        log(f"cold {items:,}: ours {one['seconds']:.1f} s, {one['rss_mb']:.0f} MB")
     ctx.repo(large)
     big: dict[str, list[dict[str, Any]]] = {"ours": [], "baseline": []}
     for n in range(1 if not ctx.quick else ctx.repeats):
@@ -50,6 +54,7 @@ def run(ctx: Context) -> list[Figure]:
     truncated = fake.max_tree_entries < 2 * large + 1
     name = f"scale {large:,}"
     return [
+        *_between_figures(points, ctx.scale_between),
         Figure(
             name,
             "cold sync wall time, ours",
@@ -116,6 +121,21 @@ def run(ctx: Context) -> list[Figure]:
     ]
 
 
+def _between_figures(
+    points: dict[int, dict[str, list[dict[str, Any]]]], sizes: tuple[int, ...]
+) -> list[Figure]:
+    """Wall time and peak memory of the one run at each in-between size (the curve's points)."""
+    figures = []
+    for n in sorted(sizes):
+        run = points[n]["ours"][0]
+        note = "one run, a point of the curve in scale.png; same repository shape and fake"
+        figures += [
+            Figure(f"scale {n:,}", "cold sync wall time, ours", [run["seconds"]], "s", note=note),
+            Figure(f"scale {n:,}", "cold sync peak memory, ours", [run["rss_mb"]], "MB"),
+        ]
+    return figures
+
+
 def _phases(run: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.1f} s" for k, v in run["phases"].items())
 
@@ -140,14 +160,15 @@ def draw(ctx: Context, path: Path) -> Path | None:
     fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for who, style in (("ours", "o-"), ("baseline", "s--")):
         label = "catalog-sync" if who == "ours" else "naive PyGithub"
-        secs = [_median(points[n][who], "seconds") for n in sizes]
-        mems = [_median(points[n][who], "rss_mb") for n in sizes]
-        (line,) = ax_time.plot(sizes, secs, style, label=label)
-        ax_mem.plot(sizes, mems, style, label=label, color=line.get_color())
-        guessed = [i for i, n in enumerate(sizes) if points[n][who][0].get("extrapolated")]
+        measured = [n for n in sizes if points[n][who]]  # the baseline skips the in-between
+        secs = [_median(points[n][who], "seconds") for n in measured]
+        mems = [_median(points[n][who], "rss_mb") for n in measured]
+        (line,) = ax_time.plot(measured, secs, style, label=label)
+        ax_mem.plot(measured, mems, style, label=label, color=line.get_color())
+        guessed = [i for i, n in enumerate(measured) if points[n][who][0].get("extrapolated")]
         if guessed:  # hollow markers: extrapolated from a subset of the files
             ax_time.plot(
-                [sizes[i] for i in guessed],
+                [measured[i] for i in guessed],
                 [secs[i] for i in guessed],
                 style[0],
                 markerfacecolor="white",

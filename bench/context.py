@@ -62,6 +62,11 @@ class Context:
     def scale_sizes(self) -> tuple[int, int, int]:
         return (100, 1_000, 5_000) if self.quick else (1_000, 10_000, 100_000)
 
+    @property
+    def scale_between(self) -> tuple[int, ...]:
+        """Sizes between the middle and the largest scale size, one run each, for the curve."""
+        return (2_500,) if self.quick else (30_000, 60_000)
+
     # -- servers
     @property
     def pg_url(self) -> str:
