@@ -118,7 +118,9 @@ def bulk_insert(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     quote = session.get_bind().dialect.identifier_preparer.quote
     names = ", ".join(quote(attrs[k].columns[0].name) for k in keys)
     statement = f"COPY {quote(model.__tablename__)} ({names}) FROM STDIN WITH (FORMAT text)"
-    data = io.StringIO(copy_text(keys, rows, encoders_for(model, keys)))
+    # Encoded here, not by the driver mid-COPY: a value that cannot be encoded (a lone
+    # surrogate) is a ValueError of this batch, not a cancelled COPY on the connection.
+    data = io.BytesIO(copy_text(keys, rows, encoders_for(model, keys)).encode("utf-8"))
     driver_error = session.get_bind().dialect.loaded_dbapi.Error
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None

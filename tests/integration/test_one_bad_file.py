@@ -153,6 +153,39 @@ def test_a_value_the_database_refuses_becomes_that_files_error(
     assert runs(engine)[-1].errors == 2
 
 
+def test_a_value_refused_on_a_cold_sync_becomes_that_files_error(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New rows go in by COPY on PostgreSQL: a refused value there is still one file's error."""
+    from worker.sync import reconcile as reconcile_module
+
+    for name in "abcdefgh":
+        write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\n---\n")
+    real = reconcile_module.parse_item
+    poison: dict[str, dict[str, Any]] = {
+        "skills/b.md": {"name": "b\ud800"},  # cannot be encoded for the database
+        "skills/e.md": {"name": "e", "n": 10**5000},  # JSON cannot be written
+    }
+    if engine.dialect.name == "postgresql":  # SQLite does not enforce a column's length
+        poison["skills/g.md"] = {"name": "g" * 300}  # longer than the column: refused
+
+    def leaky_parse(path: str, data: bytes, rules: CatalogRules) -> Any:
+        parsed = real(path, data, rules)
+        if path in poison and isinstance(parsed, ParsedItem):
+            meta = poison[path]
+            return ParsedItem(str(meta["name"]), None, [], None, None, meta)
+        return parsed
+
+    monkeypatch.setattr(reconcile_module, "parse_item", leaky_parse)
+    result = sync(engine, tmp_path)
+    assert result.outcome == "success", result.error
+    assert (result.counts.added, result.counts.errors) == (8 - len(poison), len(poison))
+    rows, errors = state(engine)
+    assert set(rows) == {f"skills/{n}.md" for n in "abcdefgh"} - set(poison)
+    assert set(errors) == set(poison)
+    assert all(m.startswith("could not be stored: ") for m in errors.values())
+
+
 class _Unprintable(Exception):
     def __str__(self) -> str:
         raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
