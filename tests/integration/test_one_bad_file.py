@@ -115,23 +115,11 @@ def test_each_unstorable_file_is_its_own_error_and_the_rest_syncs(
     assert_agree(engine, tmp_path)
 
 
-def test_a_value_the_database_refuses_becomes_that_files_error(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The last line of defence: a value the parse let through and the database refuses."""
+def _poison_parse(monkeypatch: pytest.MonkeyPatch, poison: dict[str, dict[str, Any]]) -> None:
+    """Make the parse let `poison`'s metadata through for those paths, as a parser bug would."""
     from worker.sync import reconcile as reconcile_module
 
-    for name in "abcdef":
-        write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\n---\n")
-    assert sync(engine, tmp_path).counts.added == 6
-    before, _ = state(engine)
-    for name in "abcdef":
-        write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\nv: 2\n---\n")
     real = reconcile_module.parse_item
-    poison = {
-        "skills/b.md": {"name": "b\ud800"},  # no database stores a lone surrogate
-        "skills/e.md": {"name": "e", "n": 10**5000},  # JSON cannot be written
-    }
 
     def leaky_parse(path: str, data: bytes, rules: CatalogRules) -> Any:
         parsed = real(path, data, rules)
@@ -141,6 +129,23 @@ def test_a_value_the_database_refuses_becomes_that_files_error(
         return parsed
 
     monkeypatch.setattr(reconcile_module, "parse_item", leaky_parse)
+
+
+def test_a_value_the_database_refuses_becomes_that_files_error(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence: a value the parse let through and the database refuses."""
+    for name in "abcdef":
+        write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\n---\n")
+    assert sync(engine, tmp_path).counts.added == 6
+    before, _ = state(engine)
+    for name in "abcdef":
+        write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\nv: 2\n---\n")
+    poison = {
+        "skills/b.md": {"name": "b\ud800"},  # no database stores a lone surrogate
+        "skills/e.md": {"name": "e", "n": 10**5000},  # JSON cannot be written
+    }
+    _poison_parse(monkeypatch, poison)
     result = sync(engine, tmp_path)
     assert result.outcome == "success", result.error
     assert (result.counts.updated, result.counts.errors) == (4, 2)
@@ -157,26 +162,15 @@ def test_a_value_refused_on_a_cold_sync_becomes_that_files_error(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """New rows go in by COPY on PostgreSQL: a refused value there is still one file's error."""
-    from worker.sync import reconcile as reconcile_module
-
     for name in "abcdefgh":
         write(tmp_path, f"skills/{name}.md", f"---\nname: {name}\n---\n")
-    real = reconcile_module.parse_item
     poison: dict[str, dict[str, Any]] = {
         "skills/b.md": {"name": "b\ud800"},  # cannot be encoded for the database
         "skills/e.md": {"name": "e", "n": 10**5000},  # JSON cannot be written
     }
     if engine.dialect.name == "postgresql":  # SQLite does not enforce a column's length
         poison["skills/g.md"] = {"name": "g" * 300}  # longer than the column: refused
-
-    def leaky_parse(path: str, data: bytes, rules: CatalogRules) -> Any:
-        parsed = real(path, data, rules)
-        if path in poison and isinstance(parsed, ParsedItem):
-            meta = poison[path]
-            return ParsedItem(str(meta["name"]), None, [], None, None, meta)
-        return parsed
-
-    monkeypatch.setattr(reconcile_module, "parse_item", leaky_parse)
+    _poison_parse(monkeypatch, poison)
     result = sync(engine, tmp_path)
     assert result.outcome == "success", result.error
     assert (result.counts.added, result.counts.errors) == (8 - len(poison), len(poison))
