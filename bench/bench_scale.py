@@ -179,7 +179,7 @@ def draw(ctx: Context, path: Path) -> Path | None:
     ax_mem.set(xscale="log", xlabel="items", ylabel="peak memory (MB)")
     ax_mem.set_ylim(bottom=0)
     for ax in (ax_time, ax_mem):
-        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.set_xticks(sizes, [f"{n // 1000:,}k" if n >= 1000 else str(n) for n in sizes])
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     fig.suptitle(
