@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.common import ROOT, Figure, machine
 from bench.context import LATENCY, Context, log
-from bench.summary import issue_section
+from bench.summary import issue_section, verdicts
 
 #: Name on the command line -> module; run in this order.
 BENCHMARKS = {
@@ -207,7 +207,11 @@ def update_readme(figures: list[Figure], png: Path | None) -> str:
         START,
         "",
         f"Figures from `make bench` ({datetime.now(UTC):%Y-%m-%d}, {machine()}); "
-        "details and notes in [bench/RESULTS.md](bench/RESULTS.md).",
+        "details and notes in [bench/RESULTS.md](bench/RESULTS.md). Issue 14's targets:",
+        "",
+        *verdicts(figures),
+        "",
+        "Where a target is not met, RESULTS.md says why, from the floor measured in the same run.",
         "",
         table(figures),
     ]
