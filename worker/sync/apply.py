@@ -46,7 +46,8 @@ class Counts:
     errors: int = 0
     #: (change, path) for every row that changed: what `verify` reports as drift.
     details: list[tuple[str, str]] = field(default_factory=list)
-    #: Each changed path's row as written (id, blob): the change feed needs no re-read.
+    #: Each changed path's row as written (id, blob), but for added rows (the feed reads
+    #: those back in one statement): the change feed needs no re-read of the others.
     after: dict[str, RowAfter] = field(default_factory=dict)
     #: Wanted files the source did not give: the run must not claim its head (retried).
     unread: list[str] = field(default_factory=list)
@@ -279,11 +280,10 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
         values = _values(item, sha, item_type, users, teams, default_author, target.commit_sha)
         row = rows.get(path)
         if row is None:
-            ident = uuid.uuid4()
             inserts.append(
                 {
                     **values,
-                    "id": ident,
+                    "id": uuid.uuid4(),
                     "repository_id": target.repository_id,
                     "git_path": path,
                     "usage_count": 0,
@@ -292,8 +292,7 @@ def _apply_parsed(session: Session, target: Target, outcome: Outcome, counts: Co
                 }
             )
             counts.added += 1
-            counts.details.append(("added", path))
-            counts.after[path] = RowAfter(ident, sha)
+            counts.details.append(("added", path))  # the feed reads added rows back itself
             continue
         old = current.get(row.id, {})
         moved = row.path != path  # a re-read move: the row follows the file to its new path

@@ -20,11 +20,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import Integer, String, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
-from models import CatalogItemChange, RunOutcome, SyncRun, utcnow
+from models import CatalogItem, CatalogItemChange, ChangeKind, RunOutcome, SyncRun, utcnow
 from models.copy import bulk_insert
+from models.types import UTCDateTime
 from worker.sync.changes import Commit, Stamp, change_rows
 from worker.sync.folder import LocalSource
 from worker.sync.plan import RowState
@@ -50,12 +51,15 @@ def record(
     commit_sha: str | None,
     trigger: str,
     full: bool,
+    added_at: datetime,
 ) -> int | None:
     """Record the applied plan's changes under a `sync_runs` row opened here; its id, or None.
 
     Called in the reconcile's transaction after the rows are written. The run row is inserted
     now (outcome `running`) so the changes can name it; the reconcile's bookkeeping fills it in
-    after the commit. A plan that changed no row writes nothing.
+    after the commit. A plan that changed no row writes nothing. Added rows (every row a cold
+    sync writes, `created_at` = `added_at`) are copied into the feed by the database itself;
+    the other changes are built here from the rows as they were.
     """
     details = result.counts.details
     if not details:
@@ -66,18 +70,61 @@ def record(
     take_feed_lock(session)
     run_id = _open_run(session, result, repository_id, trigger, full)
     stamp = Stamp(repository_id, run_id, commit, utcnow())
-    first = last = 0
-    for i in range(0, len(details), _CHUNK):  # a batch at a time: a cold start has many
-        chunk = details[i : i + _CHUNK]
+    ranges = []
+    others = [d for d in details if d[0] != ChangeKind.ADDED.value]
+    for i in range(0, len(others), _CHUNK):  # a batch at a time: a full re-read has many
+        chunk = others[i : i + _CHUNK]
         rows = change_rows(chunk, moved_from, rows_before, result.counts.after, stamp)
-        low, last = insert_changes(session, rows)
-        first = first or low
+        ranges.append(insert_changes(session, rows))
+    if result.counts.added:
+        ranges.append(insert_added(session, stamp, added_at))
+    first, last = min(low for low, _ in ranges), max(high for _, high in ranges)
     announce(session, {"run_id": run_id, "repository": result.full_name}, first, last)
     log.info(
         "changes_recorded",
         extra={"repository": result.full_name, "run_id": run_id, "first": first, "last": last},
     )
     return run_id
+
+
+def insert_added(session: Session, stamp: Stamp, added_at: datetime) -> tuple[int, int]:
+    """One `added` change per row this apply inserted, by INSERT ... SELECT; their cursors.
+
+    The rows never pass through Python (a cold sync of 100,000 items would otherwise hold
+    100,000 ids until the end of the transaction). The caller holds the feed lock, so every
+    id above the current highest is this statement's.
+    """
+    change, item = CatalogItemChange, CatalogItem
+    floor = session.execute(select(func.coalesce(func.max(change.id), 0))).scalar_one()
+    values = select(
+        item.id,
+        item.repository_id,
+        literal(ChangeKind.ADDED.value, String),
+        item.git_path,
+        item.blob_sha,
+        literal(stamp.commit.sha, String),
+        literal(stamp.commit.author_login, String),
+        literal(stamp.commit.committed_at, UTCDateTime()),
+        literal(stamp.run_id, Integer),
+        literal(stamp.now, UTCDateTime()),
+    ).where(item.repository_id == stamp.repository_id, item.created_at == added_at)
+    columns = [
+        "item_id",
+        "repository_id",
+        "kind",
+        "git_path",
+        "new_blob_sha",
+        "commit_sha",
+        "author_login",
+        "committed_at",
+        "sync_run_id",
+        "created_at",
+    ]
+    session.execute(insert(change).from_select(columns, values.order_by(item.git_path)))
+    low, high = session.execute(
+        select(func.min(change.id), func.max(change.id)).where(change.id > floor)
+    ).one()
+    return int(low), int(high)
 
 
 def _open_run(

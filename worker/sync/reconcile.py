@@ -244,6 +244,7 @@ def _apply(
                 commit_sha=listing.commit_sha,
                 trigger=request.trigger,
                 full=request.full,
+                added_at=target.now,
             )
             if result.counts.unread:
                 result.error = _unread_message(result.counts.unread)
