@@ -14,15 +14,13 @@ import enum
 import io
 import json
 import re
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, insert, inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeDecorator
 
 _NULL = "\\N"
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -53,54 +51,9 @@ def copy_value(value: Any) -> str:
     return _escape(str(value))  # numbers, UUIDs
 
 
-def copy_text(
-    columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-    encoders: Sequence[Encoder] | None = None,
-) -> str:
-    """The rows as COPY text, one line per row, columns in `columns` order.
-
-    `encoders` (one per column, from `encoders_for`) skip `copy_value`'s type dispatch.
-    """
-    encode = encoders or [copy_value] * len(columns)
-    pairs = list(zip(columns, encode, strict=True))
-    return "".join("\t".join([f(row[c]) for c, f in pairs]) + "\n" for row in rows)
-
-
-Encoder = Callable[[Any], str]
-
-
-def _nullable(encode: Encoder) -> Encoder:
-    return lambda value: _NULL if value is None else encode(value)
-
-
-_ENCODERS: dict[type, Encoder] = {
-    str: _nullable(_escape),
-    int: _nullable(str),
-    uuid.UUID: _nullable(str),
-    dict: _nullable(lambda value: _escape(json.dumps(value))),
-    datetime: _nullable(lambda value: value.isoformat()),
-}
-
-
-def encoders_for(model: type[Any], keys: Sequence[str]) -> list[Encoder]:
-    """One encoder per attribute of `model`, chosen by its column's type once."""
-    attrs = inspect(model).column_attrs
-    return [_encoder(attrs[key].columns[0].type) for key in keys]
-
-
-def _encoder(column_type: Any) -> Encoder:
-    if isinstance(column_type, TypeDecorator):
-        column_type = column_type.impl
-    if isinstance(column_type, JSON):
-        return _ENCODERS[dict]
-    try:
-        python_type = column_type.python_type
-    except NotImplementedError:
-        return copy_value
-    if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
-        return _nullable(lambda value: _escape(str(value.value)))
-    return _ENCODERS.get(python_type, copy_value)
+def copy_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as COPY text, one line per row, columns in `columns` order."""
+    return "".join("\t".join([copy_value(row[c]) for c in columns]) + "\n" for row in rows)
 
 
 def bulk_insert(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -120,7 +73,7 @@ def bulk_insert(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     statement = f"COPY {quote(model.__tablename__)} ({names}) FROM STDIN WITH (FORMAT text)"
     # Encoded here, not by the driver mid-COPY: a value that cannot be encoded (a lone
     # surrogate) is a ValueError of this batch, not a cancelled COPY on the connection.
-    data = io.BytesIO(copy_text(keys, rows, encoders_for(model, keys)).encode("utf-8"))
+    data = io.BytesIO(copy_text(keys, rows).encode("utf-8"))
     driver_error = session.get_bind().dialect.loaded_dbapi.Error
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None

@@ -47,24 +47,3 @@ def test_values_of_each_column_type() -> None:
     meta = {"a": "tab\there", "b": ["x\\y"]}
     assert json.loads(unescape(copy_value(meta)) or "") == meta
     assert copy_text(["a", "b"], [{"a": 1, "b": None}, {"a": 2, "b": "x"}]) == "1\t\\N\n2\tx\n"
-
-
-def test_typed_encoders_write_what_the_generic_one_writes() -> None:
-    from models import CatalogItem
-    from models.copy import encoders_for
-
-    when = datetime(2026, 12, 1, tzinfo=UTC)
-    row = {
-        "id": uuid.uuid4(),
-        "type": ItemType.MCP,
-        "name": "a\tb",
-        "description": None,
-        "tags": ["x\\y"],
-        "meta": {"k": "line\nbreak"},
-        "team_id": None,
-        "usage_count": 3,
-        "created_at": when,
-        "deleted_at": None,
-    }
-    keys = list(row)
-    assert copy_text(keys, [row], encoders_for(CatalogItem, keys)) == copy_text(keys, [row])
