@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -91,11 +91,9 @@ def insert_added(session: Session, stamp: Stamp, added_at: datetime) -> tuple[in
     """One `added` change per row this apply inserted, by INSERT ... SELECT; their cursors.
 
     The rows never pass through Python (a cold sync of 100,000 items would otherwise hold
-    100,000 ids until the end of the transaction). The caller holds the feed lock, so every
-    id above the current highest is this statement's.
+    100,000 ids until the end of the transaction).
     """
-    change, item = CatalogItemChange, CatalogItem
-    floor = session.execute(select(func.coalesce(func.max(change.id), 0))).scalar_one()
+    item = CatalogItem
     values = select(
         item.id,
         item.repository_id,
@@ -120,11 +118,8 @@ def insert_added(session: Session, stamp: Stamp, added_at: datetime) -> tuple[in
         "sync_run_id",
         "created_at",
     ]
-    session.execute(insert(change).from_select(columns, values.order_by(item.git_path)))
-    low, high = session.execute(
-        select(func.min(change.id), func.max(change.id)).where(change.id > floor)
-    ).one()
-    return int(low), int(high)
+    copy = insert(CatalogItemChange).from_select(columns, values.order_by(item.git_path))
+    return _appended(session, lambda: session.execute(copy))
 
 
 def _open_run(
@@ -154,24 +149,25 @@ def take_feed_lock(session: Session) -> None:
 def insert_changes(session: Session, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Append change rows (the caller holds the feed lock); their first and last cursor.
 
-    PostgreSQL: the ids are drawn from the column's own sequence in one round trip, then the
-    rows go in by COPY (`models.copy`); elsewhere an INSERT ... RETURNING.
+    On PostgreSQL the rows go in by COPY (`models.copy`), their ids from the column's identity.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        stmt = insert(CatalogItemChange).returning(CatalogItemChange.id)
-        ids = list(session.execute(stmt, rows).scalars())
-        return min(ids), max(ids)
-    ids = list(session.execute(_NEXT_IDS, {"n": len(rows)}).scalars())
-    bulk_insert(
-        session, CatalogItemChange, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
-    )
-    return min(ids), max(ids)
+    return _appended(session, lambda: bulk_insert(session, CatalogItemChange, rows))
 
 
-_NEXT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('catalog_item_changes', 'id')) "
-    "FROM generate_series(1, :n)"
-)
+def _appended(session: Session, append: Callable[[], object]) -> tuple[int, int]:
+    """Run `append` (new change rows); the first and last id it added.
+
+    One writer appends at a time (the feed lock on PostgreSQL; on SQLite the caller has
+    already written in this transaction, so it holds the database's write lock): every id
+    above the highest before `append` is its own.
+    """
+    change = CatalogItemChange
+    floor = session.execute(select(func.coalesce(func.max(change.id), 0))).scalar_one()
+    append()
+    low, high = session.execute(
+        select(func.min(change.id), func.max(change.id)).where(change.id > floor)
+    ).one()
+    return int(low), int(high)
 
 
 def announce(session: Session, fields: dict[str, Any], first: int, last: int) -> None:
