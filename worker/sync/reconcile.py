@@ -355,10 +355,10 @@ def read_and_parse(
     total = len(wanted)
     head = Head(sha=listing.commit_sha)
     for path, data in source.read(head, wanted, bulk=bulk):
-        sha = wanted.get(path)
-        if path not in pending or sha is None or blob_sha(data) != sha:
+        if path not in pending or blob_sha(data) != wanted[path]:
             continue  # unasked, repeated, or raced ahead of the listing: the next run settles it
         pending.discard(path)
+        sha = wanted[path]
         parsed = parse_item(path, data, rules)
         if isinstance(parsed, FileError):
             batch.failed[path] = (sha, parsed.message)
