@@ -10,13 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, update
 
 from models import CatalogItemChange, make_engine, session_factory, transaction, utcnow
@@ -53,21 +52,6 @@ def sync(engine: Engine, root: Path) -> None:
 def cursors(engine: Engine) -> list[int]:
     with session_factory(engine)() as session:
         return list(session.execute(select(CatalogItemChange.id).order_by("id")).scalars())
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Any]:
-    """The CLI in-process, aimed at a migrated test database."""
-    for var in ("GITHUB_TOKEN", "CATALOG_REPOS", "GITHUB_APP_ID", "CELERY_BROKER_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    yield run
-    get_settings.cache_clear()
 
 
 def test_changes_and_history(cli: Any, engine: Engine, tmp_path: Path) -> None:

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from models import CatalogItem, WebhookDelivery, make_engine, transaction
 from tests.fakes.github import FakeGitHub
-from worker import composition
 from worker.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Any]:
-    """Run the CLI in-process with a clean environment aimed at a migrated test database."""
-    for var in ("GITHUB_TOKEN", "CATALOG_REPOS", "GITHUB_APP_ID", "CELERY_BROKER_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    composition.reset()
-
-    def run(*args: str, **env: str) -> Result:
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        composition.reset()
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    yield run
-    composition.reset()
 
 
 def count_items(db_url: str) -> int:
