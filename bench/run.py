@@ -171,7 +171,8 @@ def results_markdown(
         "process (`worker/sync/poll.py`), over the GitHub client's keep-alive connections; a "
         "shared rate reserve (`rate_budget` table) defers every worker's polls until GitHub's "
         "reset when `x-ratelimit-remaining` falls under it.",
-        "- A cold sync writes items and change rows with COPY (`models/copy.py`), reads "
+        "- A cold sync writes items with COPY (`models/copy.py`) and copies their change rows "
+        "inside the database (`INSERT ... SELECT`), reads "
         "GitHub's tarball with a streaming tar reader property-tested against `tarfile` "
         "(`worker/github/tarstream.py`, 3-4x faster per header), parses plain front matter "
         "in one YAML pass (`safe_yaml.needs_event_check` proves the event checks cannot fail), "
