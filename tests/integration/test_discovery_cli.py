@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from models import CatalogItem, Repository, SyncRun, User, transaction, utcnow
-from tests.integration.test_cli import cli  # noqa: F401 - the in-process CLI fixture
 
 UNWATCHED_AT = utcnow() - timedelta(hours=1)
 
@@ -62,7 +61,7 @@ def live(engine: Engine) -> int:
         return int(s.scalar(stmt) or 0)
 
 
-def test_repos_lists_every_state_with_why(cli: Any, engine: Engine) -> None:  # noqa: F811
+def test_repos_lists_every_state_with_why(cli: Any, engine: Engine) -> None:
     seed(engine)
     result = cli(
         "repos", "--json", CATALOG_REPOS="acme/*,acme/explicit@main", RETIRE_AFTER_SECONDS="7200"
@@ -96,7 +95,7 @@ def test_repos_lists_every_state_with_why(cli: Any, engine: Engine) -> None:  # 
     assert "removed from the App installation" in human.stdout and "acme/found" in human.stdout
 
 
-def test_forget_retires_now_and_names_unknown_repositories(cli: Any, engine: Engine) -> None:  # noqa: F811
+def test_forget_retires_now_and_names_unknown_repositories(cli: Any, engine: Engine) -> None:
     seed(engine)
     result = cli("forget", "acme/found")
     assert result.exit_code == 0, result.output
